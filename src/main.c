@@ -1,0 +1,45 @@
+/*
+ * event-controller: writes a Kubernetes Event for every meaningful change
+ * to the objects of the configured resources.
+ *
+ * main() parses the command line and hands over to the role this process
+ * plays.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "options.h"
+
+int
+main(int argc, char **argv)
+{
+    struct options opts;
+    char err[256];
+
+    switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
+    case OPTIONS_HELP:
+        options_usage(stdout);
+        options_free(&opts);
+        return EXIT_SUCCESS;
+    case OPTIONS_VERSION:
+        printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+        options_free(&opts);
+        return EXIT_SUCCESS;
+    case OPTIONS_USAGE_ERROR:
+        fprintf(stderr, "event-controller: %s\n", err);
+        fprintf(stderr, "Try 'event-controller --help' for more "
+                        "information.\n");
+        options_free(&opts);
+        return EXIT_USAGE;
+    case OPTIONS_RUN:
+        break;
+    }
+
+    log_init("master", NULL,
+             opts.verbosity >= 0 ? opts.verbosity : LOG_DEFAULT_VERBOSITY,
+             opts.log_format);
+    log_error("nothing to run yet");
+    options_free(&opts);
+    return EXIT_FAILURE;
+}
