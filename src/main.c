@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "options.h"
@@ -16,6 +17,15 @@ main(int argc, char **argv)
 {
     struct options opts;
     char err[256];
+
+    /*
+     * The master starts its children as this same binary with a role
+     * word first; the roles are internal and not documented as usage.
+     */
+    if (argc > 1 && strcmp(argv[1], "watcher") == 0)
+        return watcher_command(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "records") == 0)
+        return records_command(argc - 1, argv + 1);
 
     switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
     case OPTIONS_HELP:
