@@ -3,9 +3,6 @@
  * client so that requests reuse one HTTP/2 connection, plain requests with
  * a single retry after a 401, and streaming GETs for watches.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
