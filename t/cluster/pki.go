@@ -52,35 +52,16 @@ func serial() *big.Int {
 
 // makeCA creates a self-signed CA under prefix.crt and prefix.key.  The
 // fixture signs the serving certificate and the client certificates with
-// it; tests make a second one to play a server of another CA.
+// it.
 func makeCA(prefix, name string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(10 * 365 * 24 * time.Hour),
+	return sign(prefix, &x509.Certificate{
+		Subject:  pkix.Name{CommonName: name},
+		NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageCertSign |
 			x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl,
-		&key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return err
-	}
-	if err := writePEM(prefix+".crt", "CERTIFICATE", der); err != nil {
-		return err
-	}
-	return writePEM(prefix+".key", "EC PRIVATE KEY", kder)
+	}, nil, nil)
 }
 
 // issue signs a leaf certificate with the fixture's CA and writes it under
@@ -90,16 +71,26 @@ func issue(dir, prefix string, tmpl *x509.Certificate) error {
 	if err != nil {
 		return err
 	}
+	tmpl.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	return sign(prefix, tmpl, ca, caKey)
+}
+
+// sign makes a new key and a certificate for it from tmpl, signed by
+// parent, or by itself when parent is nil, and writes both under prefix.
+func sign(prefix string, tmpl, parent *x509.Certificate,
+	parentKey *ecdsa.PrivateKey) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
 	tmpl.SerialNumber = serial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(365 * 24 * time.Hour)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca,
-		&key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent,
+		&key.PublicKey, parentKey)
 	if err != nil {
 		return err
 	}
