@@ -21,18 +21,21 @@ test_count=0
 test_failed=0
 test_cleanups=
 
-# Runs the registered cleanups, last registered first, at exit.
+# Runs the registered cleanups, last registered first, at exit: one
+# command a line.
 test_run_cleanups() {
-    for c in $test_cleanups; do
-        eval "$c" >/dev/null 2>&1 || true
+    printf '%s\n' "$test_cleanups" | while IFS= read -r c; do
+        [ -z "$c" ] || eval "$c" >/dev/null 2>&1 || true
     done
 }
 trap test_run_cleanups EXIT
 trap 'exit 130' INT TERM
 
-# test_cleanup COMMAND: run COMMAND when the test exits.
+# test_cleanup COMMAND: run COMMAND, one line of shell, when the test
+# exits.
 test_cleanup() {
-    test_cleanups="$1 $test_cleanups"
+    test_cleanups="$1
+$test_cleanups"
 }
 
 pass() {
@@ -150,7 +153,8 @@ cluster_shared() {
         flock 8
         if ! kube_ready "$cluster_dir"; then
             "$KUBE" down "$cluster_dir" >/dev/null 2>&1 || true
-            "$KUBE" up "$cluster_dir" >&2
+            # The daemons must not inherit the lock, or hold it forever.
+            "$KUBE" up "$cluster_dir" 8>&- >&2
         fi
     ) 8>"$cluster_dir.lock" || bail_out "the shared control plane did not start"
     export KUBECONFIG=$cluster_dir/kubeconfig
