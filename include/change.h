@@ -23,6 +23,12 @@ enum change_type {
 #define CHANGE_AT_RELIST 0x1u
 /* Deleted while not watching: the object's last state is not known. */
 #define CHANGE_FINAL_STATE_UNKNOWN 0x2u
+/*
+ * A CHANGE_CREATED for an object that already existed at the very first
+ * list, with no saved position: the emitter records its state, so that
+ * later relists diff against it, and writes no Event for it.
+ */
+#define CHANGE_EXISTING 0x4u
 
 /* The fields of one version of the object that Events are made from. */
 struct object_fields {

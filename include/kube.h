@@ -10,6 +10,7 @@
 #define EC_KUBE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct curl_slist;
@@ -42,6 +43,12 @@ const char *kube_client_namespace(const struct kube_client *client);
 
 /* The API server's base URL, without a trailing slash. */
 const char *kube_client_server(const struct kube_client *client);
+
+/*
+ * Whether credentials come from an exec plugin, which the client runs as
+ * a child process: a sandbox must then allow fork and exec.
+ */
+bool kube_client_uses_exec_plugin(const struct kube_client *client);
 
 struct kube_response {
     long status; /* HTTP status, 0 if none */

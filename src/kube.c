@@ -514,3 +514,9 @@ kube_client_server(const struct kube_client *client)
 {
     return client->config->server;
 }
+
+bool
+kube_client_uses_exec_plugin(const struct kube_client *client)
+{
+    return client->config->exec != NULL;
+}

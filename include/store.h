@@ -1,0 +1,91 @@
+/*
+ * The watcher's memory of the objects it watches: per uid, only the fields
+ * changes are reported from (struct object_fields), so that a watcher of
+ * tens of thousands of objects stays small.  Texts that many objects share
+ * (namespaces, finalizers, status texts) are kept once.
+ *
+ * It also diffs a relist (mark, then put what the list holds, then sweep
+ * what was not in it) and saves and loads a snapshot file, so that a
+ * restarted watcher can resume from the snapshot's resourceVersion instead
+ * of listing again.
+ */
+#ifndef EC_STORE_H
+#define EC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "change.h"
+
+struct store;
+
+/* Returns NULL when out of memory. */
+struct store *store_new(void);
+
+void store_free(struct store *store);
+
+size_t store_count(const struct store *store);
+
+/*
+ * Adds or replaces the object with fields->uid, copying every string, and
+ * clears its mark.  Returns 0, -EINVAL for an empty uid, -E2BIG for a
+ * string longer than a snapshot can hold (uid, resourceVersion and
+ * deletionTimestamp 255 bytes, the others 65535), or -ENOMEM, leaving the
+ * store as it was.
+ */
+int store_put(struct store *store, const struct object_fields *fields);
+
+/*
+ * Fills out with the object of this uid and returns true, or returns false.
+ * The strings point into the store: they stay valid until the store is
+ * next changed.
+ */
+bool store_get(const struct store *store, const char *uid,
+               struct object_fields *out);
+
+/* Removes the object of this uid; false if there was none. */
+bool store_remove(struct store *store, const char *uid);
+
+/* Removes every object. */
+void store_clear(struct store *store);
+
+/* Marks every object as not seen; store_put clears the mark. */
+void store_mark(struct store *store);
+
+/*
+ * For each object still marked, calls cb with its fields, then removes it.
+ * Stops at the first nonzero return of cb and returns it, leaving the
+ * objects not yet visited marked; returns 0 when all were swept.
+ */
+int store_sweep(struct store *store,
+                int (*cb)(const struct object_fields *fields, void *ctx),
+                void *ctx);
+
+/* Calls cb for each object, in no order, until it returns nonzero. */
+int store_foreach(const struct store *store,
+                  int (*cb)(const struct object_fields *fields, void *ctx),
+                  void *ctx);
+
+/* The bytes the store has asked malloc for, tables included. */
+size_t store_memory(const struct store *store);
+
+/*
+ * Writes every object and the resourceVersion they are current at to path,
+ * atomically: a temporary file in the same directory, fsync, rename, fsync
+ * of the directory.  Returns 0 or a negative errno; path is then unchanged.
+ */
+int store_save(const struct store *store, const char *path,
+               const char *resource_version);
+
+/*
+ * Reads a snapshot written by store_save into store, which must be empty,
+ * and its resourceVersion into *resource_version (malloc'd).  A file that
+ * is truncated, damaged or of another format is refused as a whole with
+ * -EBADMSG and a reason in err; a missing file is -ENOENT; other failures
+ * of reading are a negative errno with err set.  On failure the store is
+ * left empty.
+ */
+int store_load(const char *path, struct store *store, char **resource_version,
+               char *err, size_t errlen);
+
+#endif

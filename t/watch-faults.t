@@ -1,0 +1,338 @@
+#!/bin/sh
+# Faults the real API server cannot be made to produce on demand, played
+# by a SCRIPTED FAKE SERVER (t/lib/scripted-server.py), one scenario each:
+# the watcher reconnects from the right resourceVersion, relists when it
+# must, waits as long as it is told, and never reports a change twice or
+# takes a hostile byte for data.
+. "${top_srcdir:-$(dirname "$0")/..}/t/lib/test-lib.sh"
+. "$top_srcdir/t/lib/watch-lib.sh"
+
+server_pids=
+
+servers_kill() {
+    for pid in $server_pids; do
+        kill "$pid" 2>/dev/null
+    done
+}
+test_cleanup servers_kill
+
+# scripted_start SCENARIO [NAME]: starts the SCRIPTED FAKE SERVER playing
+# SCENARIO, with its files and a kubeconfig for it in $test_tmp/NAME
+# (default: the scenario's name).
+scripted_start() {
+    dir=$test_tmp/${2:-$1}
+    mkdir -p "$dir"
+    python3 "$top_srcdir/t/lib/scripted-server.py" "$1" "$dir" \
+        2>"$dir/server.log" &
+    server_pids="$server_pids $!"
+    wait_until 10 test -s "$dir/port" ||
+        bail_out "the scripted fake server did not start: $1"
+    cat >"$dir/kubeconfig" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: scripted
+  cluster: {server: "http://127.0.0.1:$(cat "$dir/port")"}
+users:
+- name: scripted
+  user: {token: scripted-token}
+contexts:
+- name: scripted
+  context: {cluster: scripted, user: scripted, namespace: demo}
+current-context: scripted
+YAML
+}
+
+# scripted_watcher NAME [ARGS...]: a watcher of the configmaps of the
+# server started as NAME, named NAME too.
+scripted_watcher() {
+    scenario=$1
+    shift
+    watcher_start "$scenario" --kubeconfig "$test_tmp/$scenario/kubeconfig" \
+        --group "" --version v1 --resource configmaps -v 2 "$@"
+}
+
+# watches SCENARIO: the watch requests the server got, streaming lists
+# aside, one "time resourceVersion" line each.
+watches() {
+    grep 'watch=1' "$test_tmp/$1/requests" | grep -v sendInitialEvents |
+        sed 's/^\([0-9.]*\) .*resourceVersion=\([^&]*\).*/\1 \2/'
+}
+
+# watch_rv SCENARIO N: the resourceVersion of the Nth watch request.
+watch_rv() {
+    watches "$1" | sed -n "${2}p" | cut -d' ' -f2
+}
+
+# watch_gap SCENARIO N: seconds from the Nth watch request to the next.
+watch_gap() {
+    watches "$1" | sed -n "${2}p;$(($2 + 1))p" | cut -d' ' -f1 |
+        awk 'NR == 1 { a = $1 } NR == 2 { printf "%.1f\n", $1 - a }'
+}
+
+# at_least_watches SCENARIO N: the server got N watch requests or more.
+at_least_watches() {
+    [ "$(watches "$1" | wc -l)" -ge "$2" ]
+}
+
+# ge A B: A >= B, for decimal numbers.
+ge() {
+    awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'
+}
+
+# write_snapshot FILE RV NAME:GENERATION:RV...: a store snapshot in the
+# format of src/store_file.c, as the emitter saves it.
+write_snapshot() {
+    python3 - "$@" <<'PY'
+import struct, sys, zlib
+path, rv, objects = sys.argv[1], sys.argv[2], sys.argv[3:]
+def string(text):
+    data = text.encode()
+    return struct.pack("<H", len(data)) + data
+body = b"ECST" + struct.pack("<IQ", 1, len(objects)) + string(rv)
+for spec in objects:
+    name, generation, object_rv = spec.split(":")
+    body += string("uid-" + name) + string(name) + string("demo")
+    body += string(object_rv) + struct.pack("<q", int(generation))
+    body += string("") + string("") + string("")
+body += struct.pack("<I", zlib.crc32(body))
+open(path, "wb").write(body)
+PY
+}
+
+# finish SCENARIO [ALLOWED WARNINGS]: stops the watcher and checks its log.
+finish() {
+    watcher_stop "$1"
+    is "$status" 0 "$1: the watcher stops with status 0"
+    log_clean "$test_tmp/$1.log"
+    no_unexpected_warnings "$test_tmp/$1.log" "${2:-^$}"
+}
+
+# --- A stream that stalls mid-object ---
+
+scripted_start stall
+scripted_watcher stall --stall-timeout 2
+expect_record stall '^CREATED c$' \
+    "stall: after 2 s without a byte the watcher reconnects and goes on" 20
+is "$(watch_rv stall 2)" 101 \
+    "stall: it reconnects from the last resourceVersion it had"
+like "$(cat "$test_tmp/stall.log")" \
+    'no data from the watch of configmaps.v1 for 2s, reconnecting' \
+    "stall: and says why, at info level"
+is "$(changes_of stall)" "CREATED a existing
+CREATED b
+CREATED c" "stall: the object cut off is not reported; each change once"
+finish stall
+
+# --- An event one byte per write ---
+
+scripted_start one-byte
+scripted_watcher one-byte
+expect_record one-byte '^CREATED d$' \
+    "one-byte: an event sent one byte per write is decoded"
+is "$(record_field one-byte '^CREATED d' new.status)" \
+    '{"conditions":{"Ready":["True","Up ✓"]},"phase":"Running"}' \
+    "one-byte: with every byte in place"
+finish one-byte
+
+# --- Malformed JSON, and an object without a uid ---
+
+scripted_start malformed
+scripted_watcher malformed
+expect_record malformed '^CREATED e$' \
+    "malformed: after malformed JSON the watcher reconnects and goes on"
+like "$(grep '^W' "$test_tmp/malformed.log")" \
+    'malformed watch event \(.*\), dropping the connection, retrying in' \
+    "malformed: it warns about the malformed event"
+skip='skipping an object of configmaps.v1 at resourceVersion 101: '
+like "$(grep '^W' "$test_tmp/malformed.log")" \
+    "${skip}metadata.uid is missing" \
+    "malformed: and skips the object without a uid, with a warning"
+is "$(watch_rv malformed 2)" 101 \
+    "malformed: it reconnects from past the skipped object"
+is "$(changes_of malformed)" "CREATED a existing
+CREATED e" \
+    "malformed: nothing else is reported"
+finish malformed 'malformed watch event|skipping an object'
+
+# --- An oversized event ---
+
+scripted_start oversized
+scripted_watcher oversized --max-event-bytes 4096
+expect_record oversized '^CREATED f$' \
+    "oversized: after an oversized event the watcher reconnects and goes on"
+like "$(grep '^W' "$test_tmp/oversized.log")" \
+    'event over 4096 bytes, dropping the connection, retrying in' \
+    "oversized: it warns, naming the limit"
+is "$(watch_rv oversized 2)" 100 \
+    "oversized: it reconnects from before the oversized event"
+is "$(changes_of oversized)" "CREATED a existing
+CREATED f" \
+    "oversized: the oversized object is not reported"
+finish oversized 'event over 4096 bytes'
+
+# --- 410 Gone, as a status and as an ERROR event ---
+
+scripted_start gone
+scripted_watcher gone
+expect_record gone '^PROGRESS rv=106$' \
+    "gone: two expired watches, two relists"
+is "$(changes_of gone | sed -n '1,2p' | sort)" "CREATED a existing
+CREATED g0 existing" "gone: the first list reports the existing objects"
+is "$(changes_of gone | sed -n '3,4p' | sort)" "CREATED g at_relist
+UPDATED a generation:1->2 at_relist" \
+    "gone: the relist after HTTP 410 reports what changed, marked at_relist"
+is "$(changes_of gone | sed -n '5,$p' | sort)" "CREATED h at_relist
+DELETED g at_relist,final_state_unknown" \
+    "gone: and so does the relist after an ERROR event 410"
+lists=$(grep -v 'watch=1' "$test_tmp/gone/requests" | grep configmaps |
+    sed 's/.*resourceVersion=\([^&]*\).*/rv=\1/')
+is "$lists" "rv=0
+rv=
+rv=" "gone: the first list reads the cache, the relists the latest state"
+is "$(grep -c sendInitialEvents "$test_tmp/gone/requests")" 1 \
+    "gone: a refused streaming list is not tried again"
+is "$(grep -c 'too old (410 Gone), relisting' "$test_tmp/gone.log")" 2 \
+    "gone: both kinds of 410 are logged as such"
+finish gone
+
+# --- 429 with Retry-After ---
+
+scripted_start throttled
+scripted_watcher throttled
+expect_record throttled '^CREATED i$' "throttled: a 429 is retried"
+gap=$(watch_gap throttled 1)
+if ge "$gap" 0.9 && ! ge "$gap" 3; then
+    pass "throttled: after the Retry-After of 1 s ($gap s)"
+else
+    fail "throttled: after the Retry-After of 1 s" "expected: 1 s" \
+        "got: $gap s"
+fi
+is "$(watch_rv throttled 2)" 100 "throttled: with the same resourceVersion"
+finish throttled
+
+# --- 504 too large resource version ---
+
+scripted_start too-large
+scripted_watcher too-large
+expect_record too-large '^CREATED j$' \
+    "too-large: a resourceVersion ahead of the server is retried"
+gap=$(watch_gap too-large 1)
+if ge "$gap" 0.9 && ! ge "$gap" 3; then
+    pass "too-large: after waiting 1 s ($gap s)"
+else
+    fail "too-large: after waiting 1 s" "expected: 1 s" "got: $gap s"
+fi
+is "$(watch_rv too-large 2)" 100 "too-large: with the same resourceVersion"
+finish too-large
+
+# --- Watches that close at once ---
+
+scripted_start closes
+scripted_watcher closes
+expect_record closes '^CREATED k$' \
+    "closes: after watches that close at once the watcher gets through" 30
+g1=$(watch_gap closes 1)
+g2=$(watch_gap closes 2)
+g3=$(watch_gap closes 3)
+if ge "$g1" 0.7 && ge "$g2" 1.5 && ge "$g3" 3.1; then
+    pass "closes: with growing backoff ($g1 s, $g2 s, $g3 s)"
+else
+    fail "closes: with growing backoff" "expected: >= 0.8, 1.6, 3.2 s" \
+        "got: $g1 s, $g2 s, $g3 s"
+fi
+is "$(grep -c '^W.*closed at once with no event' "$test_tmp/closes.log")" 1 \
+    "closes: warned about once, not at each try"
+finish closes 'closed at once'
+
+# --- An ERROR event other than 410 ---
+
+scripted_start error-event
+scripted_watcher error-event
+expect_record error-event '^CREATED l$' \
+    "error-event: after an ERROR event the watcher rewatches"
+like "$(grep '^W' "$test_tmp/error-event.log")" \
+    'ended with an error: etcd is sad \(code 500\), retrying in' \
+    "error-event: with a warning quoting the server"
+is "$(watch_rv error-event 2)" 100 \
+    "error-event: from the same resourceVersion"
+finish error-event 'ended with an error'
+
+# --- A list in pages whose continue token expires ---
+
+scripted_start pages
+scripted_watcher pages
+expect_record pages '^SYNCED rv=101$' \
+    "pages: an expired continue token falls back to one full list"
+lists=$(grep -v 'watch=1' "$test_tmp/pages/requests" | grep configmaps |
+    sed 's/^[0-9.]* //')
+is "$lists" "$(printf '%s\n' \
+    '/api/v1/namespaces/demo/configmaps?limit=500&resourceVersion=0' \
+    '/api/v1/namespaces/demo/configmaps?limit=500&continue=tok-1' \
+    '/api/v1/namespaces/demo/configmaps?')" \
+    "pages: first page, continue page, then a list without limit"
+is "$(changes_of pages)" "CREATED a existing
+CREATED m existing" "pages: the full list's objects, each once"
+is "$(watch_rv pages 1)" 101 "pages: the watch starts at the full list's"
+finish pages
+
+# --- A server with streaming lists ---
+
+scripted_start streaming
+scripted_watcher streaming
+expect_record streaming '^CREATED o$' \
+    "streaming: a streaming list, then the watch from its bookmark"
+is "$(summary streaming | sed -n '1,2p' | sort)" "CREATED a existing
+CREATED n existing" "streaming: the initial events are the existing objects"
+is "$(summary streaming | sed -n '3,$p')" "SYNCED rv=101
+CREATED o" "streaming: then SYNCED and the watch's changes"
+is "$(watch_rv streaming 1)" 101 \
+    "streaming: the watch starts at the bookmark's resourceVersion"
+is "$(grep -c 'limit=' "$test_tmp/streaming/requests")" 0 \
+    "streaming: no list in pages"
+finish streaming
+
+# --- Resuming from a snapshot whose resourceVersion expired ---
+
+scripted_start resume
+write_snapshot "$test_tmp/resume.state" 100 a:1:100 gone:1:90
+scripted_watcher resume --state "$test_tmp/resume.state"
+expect_record resume '^PROGRESS rv=110$' \
+    "resume: the watcher resumes from a snapshot, gets 410 and relists"
+is "$(summary resume | head -1)" "SYNCED rv=100" \
+    "resume: it starts at the snapshot's resourceVersion"
+is "$(grep configmaps "$test_tmp/resume/requests" | head -1 |
+    sed 's/.*resourceVersion=\([^&]*\).*/\1/')" 100 \
+    "resume: with a watch, not a list"
+is "$(changes_of resume | sort)" "CREATED q at_relist
+DELETED gone at_relist,final_state_unknown
+UPDATED a generation:1->2 at_relist" \
+    "resume: the relist is compared with the snapshot"
+finish resume
+
+scripted_start resume damaged
+cp "$test_tmp/resume.state" "$test_tmp/damaged.state"
+printf 'X' | dd of="$test_tmp/damaged.state" bs=1 seek=20 conv=notrunc \
+    2>/dev/null
+scripted_watcher damaged --state "$test_tmp/damaged.state"
+expect_record damaged '^SYNCED rv=110$' \
+    "damaged: a damaged snapshot is not used; the watcher lists instead"
+like "$(grep '^W' "$test_tmp/damaged.log")" \
+    'cannot resume from .*damaged.state: checksum mismatch' \
+    "damaged: with a warning that says why"
+finish damaged 'cannot resume from'
+
+# --- The reader of the records goes away ---
+
+scripted_start late
+(
+    timeout 20 "$EC_BIN" watcher --kubeconfig "$test_tmp/late/kubeconfig" \
+        --group "" --version v1 --resource configmaps \
+        2>"$test_tmp/epipe.log"
+    echo $? >"$test_tmp/epipe.status"
+) | head -c 1 >/dev/null
+is "$(cat "$test_tmp/epipe.status")" 0 \
+    "a watcher whose reader is gone exits with status 0"
+is "$(grep -c '^[EFW]' "$test_tmp/epipe.log")" 0 "and quietly"
+
+test_done
