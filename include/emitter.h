@@ -1,0 +1,42 @@
+/*
+ * The emitter process: reads the change records of every watcher from
+ * their pipes, decides Events (event.h), writes them (writer.h), and keeps
+ * each watcher's position and state (position.h).
+ *
+ * The master hands it the pipes over --control-fd, a SOCK_SEQPACKET
+ * socket: "add KEY" with the read end of KEY's pipe as SCM_RIGHTS, and
+ * "remove KEY".  Tests pass pipes as --input KEY=FD instead.
+ */
+#ifndef EC_EMITTER_H
+#define EC_EMITTER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "kube.h"
+
+#define EMITTER_INPUTS_MAX 1024
+
+struct emitter_input {
+    const char *key;
+    int fd;
+};
+
+struct emitter_options {
+    const char *state_dir;
+    int control_fd; /* -1: none */
+    struct kube_options kube;
+    const char *reporting_controller;
+    const char *reporting_instance;
+    struct ec_emitter_settings settings;
+    struct emitter_input inputs[EMITTER_INPUTS_MAX];
+    size_t n_inputs;
+};
+
+/* Runs until SIGTERM or the end of the control socket; the exit status. */
+int emitter_run(const struct emitter_options *opt);
+
+/* "event-controller emitter ...": parses argv and runs. */
+int emitter_command(int argc, char **argv);
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * The table behind Event aggregation (aggregate.h): an open hash of
+ * entries keyed by a hash of (uid, reason, message), each with a decided
+ * and a committed view, saved as one text line per committed entry.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "aggregate.h"
+
+#define BUCKETS 4096
+
+struct view {
+    char name[EVENT_NAME_MAX + 1];
+    int64_t count; /* 0: nothing */
+    time_t when;   /* last occurrence */
+};
+
+struct entry {
+    struct entry *next;
+    uint64_t key;
+    struct view decided, committed;
+};
+
+struct aggregate {
+    struct entry *buckets[BUCKETS];
+};
+
+/* Creates an empty table. */
+struct aggregate *
+aggregate_new(void)
+{
+    return calloc(1, sizeof(struct aggregate));
+}
+
+/* Frees the table; NULL is allowed. */
+void
+aggregate_free(struct aggregate *table)
+{
+    if (!table)
+        return;
+    for (size_t i = 0; i < BUCKETS; i++) {
+        while (table->buckets[i]) {
+            struct entry *e = table->buckets[i];
+
+            table->buckets[i] = e->next;
+            free(e);
+        }
+    }
+    free(table);
+}
+
+/* The first 8 bytes of SHA-256 of the identity of an Event. */
+static uint64_t
+event_key(const char *uid, const struct event *event)
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len;
+    uint64_t key = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+        EVP_DigestUpdate(ctx, uid, strlen(uid) + 1) &&
+        EVP_DigestUpdate(ctx, event->reason, strlen(event->reason) + 1) &&
+        EVP_DigestUpdate(ctx, event->note, strlen(event->note)) &&
+        EVP_DigestFinal_ex(ctx, digest, &len))
+        memcpy(&key, digest, sizeof(key));
+    EVP_MD_CTX_free(ctx);
+    return key;
+}
+
+/* The entry for key, created empty if create; NULL if none or no memory. */
+static struct entry *
+entry_get(struct aggregate *table, uint64_t key, bool create)
+{
+    struct entry **head = &table->buckets[key % BUCKETS], *e;
+
+    for (e = *head; e; e = e->next)
+        if (e->key == key)
+            return e;
+    if (!create)
+        return NULL;
+    e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->key = key;
+    e->next = *head;
+    *head = e;
+    return e;
+}
+
+/* Drops entries that no later Event can repeat, so the table stays small. */
+static void
+expire(struct aggregate *table, size_t bucket, time_t now)
+{
+    struct entry **p = &table->buckets[bucket];
+
+    while (*p) {
+        struct entry *e = *p;
+
+        if (now - e->decided.when > AGGREGATE_WINDOW_S &&
+            e->decided.count == e->committed.count) {
+            *p = e->next;
+            free(e);
+            continue;
+        }
+        p = &e->next;
+    }
+}
+
+/* Decides new Event or repeat; see aggregate.h. */
+int
+aggregate_decide(struct aggregate *table, const char *uid,
+                 const struct event *event, const char *name, time_t now,
+                 struct aggregate_decision *d)
+{
+    uint64_t key = event_key(uid, event);
+    struct entry *e;
+
+    expire(table, key % BUCKETS, now);
+    e = entry_get(table, key, true);
+    if (!e)
+        return -ENOMEM;
+
+    if (e->decided.count > 0 && now - e->decided.when <= AGGREGATE_WINDOW_S) {
+        e->decided.count++;
+    } else {
+        snprintf(e->decided.name, sizeof(e->decided.name), "%s", name);
+        e->decided.count = 1;
+    }
+    e->decided.when = now;
+
+    d->key = key;
+    memcpy(d->name, e->decided.name, sizeof(d->name));
+    d->count = e->decided.count;
+    d->when = now;
+    return 0;
+}
+
+/* Moves one decision into the committed view; see aggregate.h. */
+int
+aggregate_commit(struct aggregate *table, const struct aggregate_decision *d)
+{
+    struct entry *e = entry_get(table, d->key, true);
+
+    if (!e)
+        return -ENOMEM;
+    memcpy(e->committed.name, d->name, sizeof(e->committed.name));
+    e->committed.count = d->count;
+    e->committed.when = d->when;
+    return 0;
+}
+
+/* Writes the committed entries still inside the window to f. */
+static void
+write_entries(struct aggregate *table, FILE *f, time_t now)
+{
+    for (size_t i = 0; i < BUCKETS; i++) {
+        for (struct entry *e = table->buckets[i]; e; e = e->next) {
+            const struct view *v = &e->committed;
+
+            if (v->count > 0 && now - v->when <= AGGREGATE_WINDOW_S)
+                fprintf(f, "%016" PRIx64 " %" PRId64 " %lld %s\n", e->key,
+                        v->count, (long long)v->when, v->name);
+        }
+    }
+}
+
+/* Saves the committed view: temporary file, fsync, rename. */
+int
+aggregate_save(struct aggregate *table, const char *path, time_t now)
+{
+    char tmp[4096];
+    FILE *f;
+    int r = 0;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "we");
+    if (!f)
+        return -errno;
+    write_entries(table, f, now);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        r = -errno;
+    if (fclose(f) != 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) != 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+/* Loads saved entries into both views; see aggregate.h. */
+int
+aggregate_load(struct aggregate *table, const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char name[EVENT_NAME_MAX + 1];
+    uint64_t key;
+    int64_t count;
+    long long when;
+
+    if (!f)
+        return errno == ENOENT ? 0 : -errno;
+    while (fscanf(f, "%" SCNx64 " %" SCNd64 " %lld %253s", &key, &count, &when,
+                  name) == 4) {
+        struct entry *e = entry_get(table, key, true);
+
+        if (!e) {
+            fclose(f);
+            return -ENOMEM;
+        }
+        memcpy(e->committed.name, name, sizeof(name));
+        e->committed.count = count;
+        e->committed.when = (time_t)when;
+        e->decided = e->committed;
+    }
+    fclose(f);
+    return 0;
+}

@@ -1,0 +1,304 @@
+/*
+ * The watermark of one watcher's changes and the state saved with it
+ * (position.h): a FIFO of pending changes, the mirror store they are
+ * applied to in order, and the aggregation table committed alongside.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "position.h"
+#include "store.h"
+
+struct position {
+    char *key;
+    char state_path[PATH_MAX];
+    char aggregate_path[PATH_MAX];
+    struct store *store;
+    char *watermark; /* the resourceVersion saved with the store */
+    struct aggregate *aggregate;
+    bool had_state;
+    struct pending *head, *tail;
+    size_t waiting;
+    bool dirty;               /* the watermark moved since the last save */
+    struct timespec saved_at; /* CLOCK_MONOTONIC */
+};
+
+/* Milliseconds from a to b. */
+static long
+elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Opens the position of key; see position.h. */
+int
+position_open(const char *state_dir, const char *key, struct position **out)
+{
+    struct position *p = calloc(1, sizeof(*p));
+    char err[256];
+    int r;
+
+    if (!p || !(p->key = strdup(key)) || !(p->aggregate = aggregate_new())) {
+        r = -ENOMEM;
+        log_error("cannot open the position of %s: %s", key, strerror(-r));
+        goto out_free;
+    }
+    snprintf(p->state_path, sizeof(p->state_path), "%s/%s.state", state_dir,
+             key);
+    snprintf(p->aggregate_path, sizeof(p->aggregate_path), "%s/%s.aggregate",
+             state_dir, key);
+
+    p->store = store_new();
+    if (!p->store) {
+        r = -ENOMEM;
+        log_error("cannot open the position of %s: %s", key, strerror(-r));
+        goto out_free;
+    }
+    r = store_load(p->state_path, p->store, &p->watermark, err, sizeof(err));
+    p->had_state = r == 0;
+    if (r < 0 && r != -ENOENT) {
+        log_error("cannot load %s: %s", p->state_path, err);
+        goto out_free;
+    }
+    r = aggregate_load(p->aggregate, p->aggregate_path);
+    if (r < 0)
+        log_warn("cannot load %s: %s, aggregating from scratch",
+                 p->aggregate_path, strerror(-r));
+    clock_gettime(CLOCK_MONOTONIC, &p->saved_at);
+    *out = p;
+    return 0;
+
+out_free:
+    position_free(p);
+    return r;
+}
+
+/* Frees the position and whatever still waits in it. */
+void
+position_free(struct position *p)
+{
+    if (!p)
+        return;
+    while (p->head) {
+        struct pending *next = p->head->next;
+
+        free(p->head->strings);
+        free(p->head);
+        p->head = next;
+    }
+    store_free(p->store);
+    free(p->watermark);
+    aggregate_free(p->aggregate);
+    free(p->key);
+    free(p);
+}
+
+const char *
+position_key(const struct position *p)
+{
+    return p->key;
+}
+
+bool
+position_had_state(const struct position *p)
+{
+    return p->had_state;
+}
+
+struct aggregate *
+position_aggregate(struct position *p)
+{
+    return p->aggregate;
+}
+
+size_t
+position_waiting(const struct position *p)
+{
+    return p->waiting;
+}
+
+/* The string members of a change, for copying them. */
+static const char **
+change_strings(struct change *c, size_t *n)
+{
+    static const char **v[20];
+    size_t i = 0;
+
+    v[i++] = &c->resource, v[i++] = &c->api_version, v[i++] = &c->kind;
+    v[i++] = &c->resource_version, v[i++] = &c->manager;
+    v[i++] = &c->old.uid, v[i++] = &c->old.name, v[i++] = &c->old.namespace;
+    v[i++] = &c->old.resource_version, v[i++] = &c->old.deletion_timestamp;
+    v[i++] = &c->old.finalizers, v[i++] = &c->old.status;
+    v[i++] = &c->new.uid, v[i++] = &c->new.name, v[i++] = &c->new.namespace;
+    v[i++] = &c->new.resource_version, v[i++] = &c->new.deletion_timestamp;
+    v[i++] = &c->new.finalizers, v[i++] = &c->new.status;
+    *n = i;
+    return (const char **)v;
+}
+
+/* Copies change into pending, its strings into one allocation. */
+static int
+change_copy(struct pending *pending, const struct change *change)
+{
+    const char ***members;
+    size_t n, total = 0;
+    char *at;
+
+    pending->change = *change;
+    members = (const char ***)change_strings(&pending->change, &n);
+    for (size_t i = 0; i < n; i++)
+        total += strlen(*members[i]) + 1;
+    at = pending->strings = malloc(total);
+    if (!at)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(*members[i]) + 1;
+
+        memcpy(at, *members[i], len);
+        *members[i] = at;
+        at += len;
+    }
+    return 0;
+}
+
+/* Appends a change to the FIFO; see position.h. */
+struct pending *
+position_push(struct position *p, const struct change *change)
+{
+    struct pending *pending = calloc(1, sizeof(*pending));
+
+    if (!pending || change_copy(pending, change) < 0) {
+        free(pending);
+        return NULL;
+    }
+    pending->position = p;
+    clock_gettime(CLOCK_MONOTONIC, &pending->arrived);
+    if (p->tail)
+        p->tail->next = pending;
+    else
+        p->head = pending;
+    p->tail = pending;
+    p->waiting++;
+    return pending;
+}
+
+/* Applies a change to the mirror store: the objects as of the watermark. */
+static int
+store_apply(struct store *store, const struct change *change)
+{
+    switch (change->type) {
+    case CHANGE_CREATED:
+    case CHANGE_UPDATED:
+        return store_put(store, &change->new);
+    case CHANGE_DELETED:
+        store_remove(store, event_object(change)->uid);
+        return 0;
+    case CHANGE_PROGRESS:
+    case CHANGE_SYNCED:
+        break;
+    }
+    return 0;
+}
+
+/* Applies a change that reached the watermark to the saved state. */
+static void
+commit(struct position *p, struct pending *pending)
+{
+    const char *rv = pending->change.resource_version;
+    int r = store_apply(p->store, &pending->change);
+
+    /* The store is the watcher's memory; a gap there is a wrong diff. */
+    if (r < 0)
+        log_error("cannot apply the change at resourceVersion %s to the "
+                  "store of %s: %s, a later relist may misreport it",
+                  rv, p->key, strerror(-r));
+    if (rv[0] && (!p->watermark || strcmp(rv, p->watermark) != 0)) {
+        char *copy = strdup(rv);
+
+        if (copy) {
+            free(p->watermark);
+            p->watermark = copy;
+        }
+    }
+    for (int i = 0; i < pending->n_decisions; i++)
+        aggregate_commit(p->aggregate, &pending->decisions[i]);
+    p->dirty = true;
+
+    /* The end of the first list is the first point a restart resumes from. */
+    if (pending->change.type == CHANGE_SYNCED)
+        position_save(p, true);
+}
+
+/* Moves the watermark over every finished change at the head. */
+static void
+advance(struct position *p)
+{
+    while (p->head && p->head->sealed && p->head->outstanding == 0) {
+        struct pending *done = p->head;
+
+        p->head = done->next;
+        if (!p->head)
+            p->tail = NULL;
+        p->waiting--;
+        commit(p, done);
+        free(done->strings);
+        free(done);
+    }
+}
+
+/* Every Event of pending is submitted; see position.h. */
+void
+position_seal(struct pending *pending)
+{
+    pending->sealed = true;
+    advance(pending->position);
+}
+
+/* One Event of pending finished; see position.h. */
+void
+position_event_done(struct pending *pending)
+{
+    pending->outstanding--;
+    advance(pending->position);
+}
+
+/* Saves the state when due; see position.h. */
+int
+position_save(struct position *p, bool force)
+{
+    struct timespec now;
+    int r;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* Before the first list ends there is nothing to resume from. */
+    if (!p->watermark)
+        return 0;
+    if (!p->dirty ||
+        (!force && elapsed_ms(&p->saved_at, &now) < POSITION_SAVE_MS))
+        return 0;
+
+    /*
+     * Aggregation first: after a crash between the two files the counts
+     * may run ahead of the store by the replayed repeats, never behind.
+     */
+    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
+    if (r < 0)
+        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
+                 strerror(-r));
+    r = store_save(p->store, p->state_path, p->watermark);
+    if (r < 0) {
+        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+        return r;
+    }
+    p->dirty = false;
+    p->saved_at = now;
+    return 0;
+}

@@ -1,0 +1,466 @@
+/*
+ * The writer (writer.h): requests move from the open batch to the ready
+ * queue when the batch closes, from there into the multi handle as tokens
+ * allow, and on a retryable failure to the delayed list until their time.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "kube.h"
+#include "log.h"
+#include "metrics.h"
+#include "writer.h"
+
+/*
+ * The apiserver allows 100 to 250 concurrent HTTP/2 streams; staying at
+ * 100 keeps a connection from queueing inside libcurl.
+ */
+#define INFLIGHT_MAX 100
+#define RESPONSE_MAX (64 * 1024)
+/* client-go's Event broadcaster retries for about this long, then drops. */
+#define RETRY_DELAY_MAX 30.0
+
+struct queue {
+    struct writer_request *head, *tail;
+    size_t n;
+};
+
+struct writer {
+    struct kube_client *client;
+    enum event_api api;
+    struct ec_emitter_settings settings;
+    writer_done_cb done;
+    void *ctx;
+    CURLM *multi;
+    struct queue batch, ready, delayed;
+    double batch_opened;
+    struct writer_request *inflight[INFLIGHT_MAX];
+    size_t n_inflight;
+    double tokens, tokens_at;
+};
+
+/* Monotonic seconds. */
+static double
+now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Appends r to q. */
+static void
+queue_push(struct queue *q, struct writer_request *r)
+{
+    r->next = NULL;
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
+    q->tail = r;
+    q->n++;
+}
+
+/* Unlinks r, which follows prev (NULL: r is the head), from q. */
+static void
+queue_unlink(struct queue *q, struct writer_request *prev,
+             struct writer_request *r)
+{
+    if (prev)
+        prev->next = r->next;
+    else
+        q->head = r->next;
+    if (q->tail == r)
+        q->tail = prev;
+    q->n--;
+    r->next = NULL;
+}
+
+/* Creates a writer; see writer.h. */
+int
+writer_new(struct kube_client *client, enum event_api api,
+           const struct ec_emitter_settings *settings, writer_done_cb done,
+           void *ctx, struct writer **out)
+{
+    struct writer *w = calloc(1, sizeof(*w));
+
+    if (!w || !(w->multi = curl_multi_init())) {
+        log_error("cannot create the writer: out of memory");
+        free(w);
+        return -ENOMEM;
+    }
+    w->client = client;
+    w->api = api;
+    w->settings = *settings;
+    w->done = done;
+    w->ctx = ctx;
+    w->tokens = settings->burst;
+    w->tokens_at = now_s();
+    curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 1L);
+    *out = w;
+    return 0;
+}
+
+/* Frees a finished request. */
+void
+writer_request_free(struct writer_request *r)
+{
+    if (!r)
+        return;
+    free(r->body);
+    free(r->patch);
+    free(r->response);
+    free(r);
+}
+
+/* Takes a request into the open batch; see writer.h. */
+void
+writer_submit(struct writer *w, struct writer_request *r)
+{
+    if (w->batch.n == 0)
+        w->batch_opened = now_s();
+    queue_push(&w->batch, r);
+}
+
+size_t
+writer_depth(const struct writer *w)
+{
+    return w->batch.n + w->ready.n + w->delayed.n + w->n_inflight;
+}
+
+/* Collects a response body, up to RESPONSE_MAX. */
+static size_t
+on_body(char *data, size_t size, size_t n, void *ctx)
+{
+    struct writer_request *r = ctx;
+    size_t len = size * n, keep = len;
+    char *grown;
+
+    if (r->response_len + keep > RESPONSE_MAX)
+        keep = RESPONSE_MAX - r->response_len;
+    grown = realloc(r->response, r->response_len + keep + 1);
+    if (!grown)
+        return len;
+    r->response = grown;
+    memcpy(r->response + r->response_len, data, keep);
+    r->response_len += keep;
+    r->response[r->response_len] = '\0';
+    return len;
+}
+
+/* Puts r into the multi handle.  Returns 0 or a negative errno. */
+static int
+start(struct writer *w, struct writer_request *r)
+{
+    char path[1024];
+    const char *type =
+        r->patch ? "application/merge-patch+json" : "application/json";
+    char header[128];
+    int ret;
+
+    event_path(w->api, r->namespace, r->patch ? r->name : NULL, path,
+               sizeof(path));
+    r->easy = curl_easy_init();
+    if (!r->easy)
+        return -ENOMEM;
+    ret = kube_prepare_easy(w->client, r->easy, r->patch ? "PATCH" : "POST",
+                            path, &r->headers);
+    if (ret < 0)
+        return ret;
+    snprintf(header, sizeof(header), "Content-Type: %s", type);
+    r->headers = curl_slist_append(r->headers, header);
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS,
+                     r->patch ? r->patch : r->body);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+    curl_easy_setopt(r->easy, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, 30L);
+    if (curl_multi_add_handle(w->multi, r->easy) != CURLM_OK)
+        return -ENOMEM;
+    w->inflight[w->n_inflight++] = r;
+    r->attempts++;
+    return 0;
+}
+
+/* Releases the easy handle of a request that left the multi handle. */
+static void
+release(struct writer *w, struct writer_request *r)
+{
+    for (size_t i = 0; i < w->n_inflight; i++) {
+        if (w->inflight[i] == r) {
+            w->inflight[i] = w->inflight[--w->n_inflight];
+            break;
+        }
+    }
+    curl_multi_remove_handle(w->multi, r->easy);
+    curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->headers);
+    r->easy = NULL;
+    r->headers = NULL;
+    free(r->response);
+    r->response = NULL;
+    r->response_len = 0;
+}
+
+/* Whether a request for name is in flight. */
+static bool
+name_busy(const struct writer *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_inflight; i++)
+        if (strcmp(w->inflight[i]->name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Schedules r again after a delay, Retry-After when the server gave one. */
+static void
+retry(struct writer *w, struct writer_request *r, long retry_after,
+      const char *why)
+{
+    double delay = 0.5 * (double)(1 << (r->attempts < 7 ? r->attempts : 7));
+
+    if (delay > RETRY_DELAY_MAX)
+        delay = RETRY_DELAY_MAX;
+    if (retry_after >= 0)
+        delay = (double)retry_after;
+    /* Jitter in [d, 1.5d): requests that failed together spread out. */
+    delay += delay * 0.5 * ((double)rand() / RAND_MAX);
+    r->not_before = now_s() + delay;
+    metrics_add("event_controller_events_retried_total", NULL, 1);
+    log_info(r->attempts == 1 ? 1 : 2,
+             "event %s/%s (%s): %s, retrying in %.1fs (attempt %d)",
+             r->namespace, r->name, r->reason, why, delay, r->attempts + 1);
+    queue_push(&w->delayed, r);
+}
+
+/* The message of a Status body, or the body's start. */
+static void
+status_message(const struct writer_request *r, char *buf, size_t size)
+{
+    json_object *status = r->response ? json_tokener_parse(r->response) : NULL;
+    json_object *message;
+
+    if (status && json_object_object_get_ex(status, "message", &message))
+        snprintf(buf, size, "%s", json_object_get_string(message));
+    else
+        snprintf(buf, size, "%.200s", r->response ? r->response : "");
+    json_object_put(status);
+}
+
+/* Decides what a finished transfer means for its request. */
+static void
+finish(struct writer *w, struct writer_request *r, CURLcode code)
+{
+    long status = 0, after = -1;
+    struct curl_header *h;
+    char message[512];
+
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code == CURLE_OK && curl_easy_header(r->easy, "Retry-After", 0,
+                                             CURLH_HEADER, -1, &h) == CURLHE_OK)
+        after = strtol(h->value, NULL, 10);
+    status_message(r, message, sizeof(message));
+    release(w, r);
+
+    if (code != CURLE_OK) {
+        retry(w, r, -1, curl_easy_strerror(code));
+    } else if ((status >= 200 && status < 300) ||
+               (status == 409 && !r->patch)) {
+        w->done(r, WRITER_WRITTEN, w->ctx);
+    } else if (status == 404 && r->patch) {
+        /* The Event it repeats is gone (TTL, or never written): create. */
+        free(r->patch);
+        r->patch = NULL;
+        r->aggregated = false;
+        queue_push(&w->ready, r);
+    } else if (status == 429 || status >= 500) {
+        snprintf(message, sizeof(message), "HTTP %ld", status);
+        retry(w, r, after, message);
+    } else {
+        log_warn("event %s/%s (%s) refused with HTTP %ld: %s, dropping it",
+                 r->namespace, r->name, r->reason, status, message);
+        w->done(r, WRITER_DROPPED, w->ctx);
+    }
+}
+
+/* Reads finished transfers from the multi handle. */
+static void
+collect(struct writer *w)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(w->multi, &left))) {
+        struct writer_request *r;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        finish(w, r, msg->data.result);
+    }
+}
+
+/* Moves the closed batch and the retries that are due to the ready queue. */
+static void
+release_due(struct writer *w, double now)
+{
+    struct writer_request *prev = NULL, *r;
+
+    if (w->batch.n > 0 &&
+        ((int)w->batch.n >= w->settings.batch_max ||
+         now - w->batch_opened >= w->settings.batch_window_ms / 1000.0)) {
+        while ((r = w->batch.head)) {
+            queue_unlink(&w->batch, NULL, r);
+            queue_push(&w->ready, r);
+        }
+    }
+
+    r = w->delayed.head;
+    while (r) {
+        struct writer_request *next = r->next;
+
+        if (r->not_before <= now) {
+            queue_unlink(&w->delayed, prev, r);
+            queue_push(&w->ready, r);
+        } else {
+            prev = r;
+        }
+        r = next;
+    }
+}
+
+/* Starts ready requests as the token bucket and the stream limit allow. */
+static void
+start_ready(struct writer *w, double now)
+{
+    struct writer_request *prev = NULL, *r = w->ready.head;
+
+    w->tokens += (now - w->tokens_at) * w->settings.qps;
+    if (w->tokens > w->settings.burst)
+        w->tokens = w->settings.burst;
+    w->tokens_at = now;
+
+    while (r && w->tokens >= 1 && w->n_inflight < INFLIGHT_MAX) {
+        struct writer_request *next = r->next;
+        int ret;
+
+        if (name_busy(w, r->name)) {
+            prev = r;
+            r = next;
+            continue;
+        }
+        queue_unlink(&w->ready, prev, r);
+        ret = start(w, r);
+        if (ret < 0) {
+            /* No credential now (an exec plugin failed): try again later. */
+            if (r->easy)
+                curl_easy_cleanup(r->easy);
+            curl_slist_free_all(r->headers);
+            r->easy = NULL;
+            r->headers = NULL;
+            retry(w, r, -1,
+                  ret == -ENOKEY ? kube_client_auth_error(w->client)
+                                 : strerror(-ret));
+        } else {
+            w->tokens -= 1;
+        }
+        r = next;
+    }
+}
+
+/* How long the poll may sleep before the writer has work of its own. */
+static int
+sleep_ms(const struct writer *w, double now, int limit)
+{
+    double until = now + limit / 1000.0;
+
+    if (w->batch.n > 0) {
+        double close = w->batch_opened + w->settings.batch_window_ms / 1000.0;
+
+        if (close < until)
+            until = close;
+    }
+    for (struct writer_request *r = w->delayed.head; r; r = r->next)
+        if (r->not_before < until)
+            until = r->not_before;
+    if (w->ready.n > 0 && w->n_inflight < INFLIGHT_MAX && w->tokens < 1) {
+        double refill = now + (1 - w->tokens) / w->settings.qps;
+
+        if (refill < until)
+            until = refill;
+    }
+    if (until <= now)
+        return 0;
+    return (int)((until - now) * 1000) + 1;
+}
+
+/* One round of waiting and work; see writer.h. */
+int
+writer_poll(struct writer *w, struct curl_waitfd *extra_fds, unsigned n_extra,
+            int timeout_ms)
+{
+    double now = now_s();
+    int running;
+    CURLMcode mc;
+
+    release_due(w, now);
+    start_ready(w, now);
+    mc = curl_multi_poll(w->multi, extra_fds, n_extra,
+                         sleep_ms(w, now, timeout_ms), NULL);
+    if (mc != CURLM_OK && mc != CURLM_UNRECOVERABLE_POLL) {
+        log_error("curl_multi_poll() failed: %s", curl_multi_strerror(mc));
+        return -EIO;
+    }
+    mc = curl_multi_perform(w->multi, &running);
+    if (mc != CURLM_OK) {
+        log_error("curl_multi_perform() failed: %s", curl_multi_strerror(mc));
+        return -EIO;
+    }
+    collect(w);
+    now = now_s();
+    release_due(w, now);
+    start_ready(w, now);
+    return 0;
+}
+
+/* Finishes every request in q as abandoned. */
+static void
+abandon(struct writer *w, struct queue *q)
+{
+    struct writer_request *r;
+
+    while ((r = q->head)) {
+        queue_unlink(q, NULL, r);
+        w->done(r, WRITER_ABANDONED, w->ctx);
+    }
+}
+
+/* Abandons what is left and frees the writer; see writer.h. */
+void
+writer_free(struct writer *w)
+{
+    if (!w)
+        return;
+    while (w->n_inflight > 0) {
+        struct writer_request *r = w->inflight[0];
+
+        release(w, r);
+        w->done(r, WRITER_ABANDONED, w->ctx);
+    }
+    abandon(w, &w->batch);
+    abandon(w, &w->ready);
+    abandon(w, &w->delayed);
+    curl_multi_cleanup(w->multi);
+    free(w);
+}

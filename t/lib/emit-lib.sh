@@ -1,0 +1,101 @@
+# Helpers for the emitter's tests: watchers and an emitter joined by named
+# pipes, as the master joins them, but started and killed by the test;
+# and the Events the apiserver holds, as JSON.
+#
+# A test sets emit_dir (logs, pipes and the state dir live there), starts
+# watchers with emit_watcher and the emitter with emit_emitter, and reads
+# the pids from watcher_pid_KEY and emitter_pid.
+
+. "$top_srcdir/t/lib/test-lib.sh"
+
+verify_events="${PYTHON:-python3} $top_srcdir/t/lib/verify-events.py"
+
+# emit_init: the directories of this test's processes.
+emit_init() {
+    emit_dir=$test_tmp/emit
+    mkdir -p "$emit_dir/state"
+    test_cleanup emit_kill_all
+}
+
+# emit_watcher KEY ARGS...: starts a watcher whose changes go into KEY's
+# pipe, with its state beside the emitter's.  KEY is a shell word.
+emit_watcher() {
+    key=$1
+    shift
+    [ -p "$emit_dir/$key.fifo" ] || mkfifo "$emit_dir/$key.fifo"
+    "$EC_BIN" watcher "$@" --kubeconfig "$KUBECONFIG" \
+        --state "$emit_dir/state/$key.state" --output-fd 3 -v 2 \
+        3>"$emit_dir/$key.fifo" 2>>"$emit_dir/watcher-$key.log" &
+    eval "watcher_pid_$key=\$!"
+}
+
+# emit_emitter KEY... [-- OPTIONS...]: starts the emitter reading the pipes
+# of these keys, with the options after "--", as the identity of
+# $emit_kubeconfig if set.
+emit_emitter() {
+    inputs=
+    redirects=
+    fd=3
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        inputs="$inputs --input $1=$fd"
+        redirects="$redirects $fd<\"\$emit_dir/$1.fifo\""
+        fd=$((fd + 1))
+        shift
+    done
+    [ $# -gt 0 ] && shift
+    eval "\"\$EC_BIN\" emitter --state-dir \"\$emit_dir/state\"" \
+        "--kubeconfig \"\${emit_kubeconfig:-\$KUBECONFIG}\"" \
+        "--reporting-instance test-emitter" \
+        "$inputs -v 2 \"\$@\" $redirects 2>>\"\$emit_dir/emitter.log\" &"
+    emitter_pid=$!
+}
+
+# emit_stop PID: SIGTERM, then waits for the process to exit.
+emit_stop() {
+    kill "$1" 2>/dev/null || return 0
+    wait "$1" 2>/dev/null || true
+}
+
+# emit_kill PID: SIGKILL, then reaps it.
+emit_kill() {
+    kill -9 "$1" 2>/dev/null || return 0
+    wait "$1" 2>/dev/null || true
+}
+
+# emit_kill_all: kills whatever this test still runs.
+emit_kill_all() {
+    for pid in $(jobs -p); do
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}
+
+# events_json NS: the events.k8s.io/v1 Events of NS.
+events_json() {
+    k get --raw "/apis/events.k8s.io/v1/namespaces/$1/events"
+}
+
+# event_count NS: how many Events NS holds.
+event_count() {
+    events_json "$1" | jq '.items | length'
+}
+
+# events_at_least NS N: NS holds at least N Events.
+events_at_least() {
+    [ "$(event_count "$1")" -ge "$2" ]
+}
+
+# events_settled NS N: the count of NS has stayed at N for 2 seconds, so a
+# late duplicate would have had its chance to appear.
+events_settled() {
+    [ "$(event_count "$1")" -eq "$2" ] && sleep 2 &&
+        [ "$(event_count "$1")" -eq "$2" ]
+}
+
+# object_events NS NAME: one line per Event of object NAME,
+# "reason|type|note", oldest change first.
+object_events() {
+    events_json "$1" | jq -r --arg n "$2" '.items
+        | map(select(.regarding.name == $n))
+        | sort_by(.regarding.resourceVersion | tonumber)
+        | .[] | "\(.reason)|\(.type)|\(.note)"'
+}
