@@ -105,6 +105,16 @@ int config_load(const char *path, struct ec_config **out,
                 struct config_problems *problems);
 
 /*
+ * The caller supplies the resources (--resources): a file listing none is
+ * fine, and the resources_file it names is not read.
+ */
+#define CONFIG_LOAD_RESOURCES_GIVEN 0x1
+
+/* config_load, with CONFIG_LOAD_* flags. */
+int config_load_flags(const char *path, unsigned flags, struct ec_config **out,
+                      struct config_problems *problems);
+
+/*
  * Loads a JSON file in the ConfigMap's format and on success replaces the
  * resources of cfg and its resources_file.  On failure cfg is untouched.
  * Returns 0, -EINVAL with problems appended, or -ENOMEM.

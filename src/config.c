@@ -28,6 +28,7 @@
 /* One load of a file into cfg. */
 struct load {
     const char *file;
+    unsigned flags; /* CONFIG_LOAD_* */
     struct ec_config *cfg;
     struct config_problems *problems;
 
@@ -896,6 +897,8 @@ check_together(struct load *ld)
                 "resources_file: resources are already listed on line %u; "
                 "use one of the two",
                 config_setting_source_line(ld->resources));
+    else if (ld->flags & CONFIG_LOAD_RESOURCES_GIVEN)
+        ; /* the caller's resources replace the file's */
     else if (!ld->resources && !ld->resources_file)
         problem(ld, NULL,
                 "no resources: set \"resources\" or "
@@ -964,7 +967,15 @@ int
 config_load(const char *path, struct ec_config **out,
             struct config_problems *problems)
 {
-    struct load ld = {.file = path, .problems = problems};
+    return config_load_flags(path, 0, out, problems);
+}
+
+/* config_load, with CONFIG_LOAD_* flags. */
+int
+config_load_flags(const char *path, unsigned flags, struct ec_config **out,
+                  struct config_problems *problems)
+{
+    struct load ld = {.file = path, .flags = flags, .problems = problems};
     size_t before = problems->n;
 
     *out = NULL;

@@ -9,14 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emitter.h"
 #include "log.h"
+#include "master.h"
 #include "options.h"
+#include "settings.h"
+#include "watcher.h"
 
 int
 main(int argc, char **argv)
 {
     struct options opts;
     char err[256];
+    int status;
 
     /*
      * The master starts its children as this same binary with a role
@@ -26,6 +31,8 @@ main(int argc, char **argv)
         return watcher_command(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "records") == 0)
         return records_command(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "emitter") == 0)
+        return emitter_command(argc - 1, argv + 1);
 
     switch (options_parse(argc, argv, &opts, err, sizeof(err))) {
     case OPTIONS_HELP:
@@ -49,7 +56,7 @@ main(int argc, char **argv)
     log_init("master", NULL,
              opts.verbosity >= 0 ? opts.verbosity : LOG_DEFAULT_VERBOSITY,
              opts.log_format);
-    log_error("nothing to run yet");
+    status = opts.check_config ? settings_check(&opts) : master_main(&opts);
     options_free(&opts);
-    return EXIT_FAILURE;
+    return status;
 }

@@ -1,0 +1,74 @@
+# Helpers for the tests of the master: start it against the shared
+# control plane, find its children, read its log and its HTTP endpoint.
+# Source after test-lib.sh.
+
+master_log=$test_tmp/master.log
+
+# master_start ARGS...: starts the master in the background, logging to
+# $master_log; sets master_pid.  The state folder and a free port are
+# chosen here; it is killed when the test ends.
+master_start() {
+    "$EC_BIN" --kubeconfig "$KUBECONFIG" --state-dir "$test_tmp/state" \
+        --metrics-address 127.0.0.1:0 -v 2 "$@" >>"$master_log" 2>&1 &
+    master_pid=$!
+    test_cleanup master_kill
+}
+
+# master_kill: the cleanup; its children die with it (PR_SET_PDEATHSIG).
+# Registered by name, since test_cleanup runs each word on its own.
+master_kill() {
+    kill -9 "$master_pid"
+}
+
+# master_port: the port the master serves HTTP on, from its log.
+master_port() {
+    sed -n 's/.*serving \/metrics.* at 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
+        "$master_log" | tail -1
+}
+
+# http PATH: the body of GET PATH, with the status code on the last line.
+http() {
+    curl -sS -w '\n%{http_code}' "http://127.0.0.1:$(master_port)$1"
+}
+
+# child_pid ROLE [RESOURCE]: the pid of the master's child, if running.
+child_pid() {
+    if [ "$1" = emitter ]; then
+        pgrep -P "$master_pid" -f '^event-controller emitter ' | head -1
+    else
+        pgrep -P "$master_pid" -f \
+            "^event-controller watcher .*--resource $2 " | head -1
+    fi
+}
+
+# children_count: how many children the master has.
+children_count() {
+    pgrep -P "$master_pid" | wc -l
+}
+
+# log_has REGEX: the master's log has a line matching REGEX.
+log_has() {
+    grep -Eq -- "$1" "$master_log"
+}
+
+# ready: /readyz answers 200.
+ready() {
+    [ "$(http /readyz | tail -1)" = 200 ]
+}
+
+# resources_json FILE RESOURCE...: a resources file of the seed's CRDs.
+resources_json() {
+    file=$1
+    shift
+    {
+        printf '{"resources": ['
+        sep=
+        for r in "$@"; do
+            printf '%s{"group": "tensorstack.dev", "version": "v1beta1", ' \
+                "$sep"
+            printf '"resource": "%s"}' "$r"
+            sep=', '
+        done
+        printf ']}\n'
+    } >"$file.tmp" && mv "$file.tmp" "$file"
+}
