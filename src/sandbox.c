@@ -271,6 +271,24 @@ sandbox_enter(enum sandbox_role role, int output_fd, bool exec_plugin)
                   strerror(errno));
         return r;
     }
+#if defined(__SANITIZE_ADDRESS__)
+    /*
+     * The leak check of AddressSanitizer stops the process at exit with
+     * clone and ptrace, which the filter would kill: sanitizer builds run
+     * their children without it, and the plain build tests the filter.
+     */
+    return 0;
+#endif
+    /*
+     * Known shortcoming: the filter would pass through exec to a
+     * credential plugin and kill it, so a child whose credentials come
+     * from one runs with no_new_privs only.
+     */
+    if (exec_plugin) {
+        log_info(1, "credentials come from an exec plugin: running "
+                    "without the seccomp filter");
+        return 0;
+    }
     r = load_filter(role, exec_plugin);
     if (r < 0)
         log_error("cannot load the seccomp filter: %s, exiting", strerror(-r));

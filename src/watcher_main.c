@@ -323,26 +323,12 @@ set_signals(void)
 /*
  * From here on a hijacked watcher can do little (sandbox.h): it may write
  * only to its pipe and sockets, and open files only for reading.
- *
- * Known shortcomings: a watcher whose credential comes from an exec plugin
- * runs unsandboxed, because the filter passes to the plugin through exec
- * and kills it; and so do builds with AddressSanitizer, whose leak check
- * at exit uses clone and ptrace, which the filter kills too.
  */
 static int
 enter_sandbox(const struct watcher_args *a, struct kube_client *client)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    (void)a, (void)client;
-    return 0;
-#else
-    if (kube_client_uses_exec_plugin(client)) {
-        log_info(1, "credentials come from an exec plugin: running without "
-                    "the sandbox");
-        return 0;
-    }
-    return sandbox_enter(SANDBOX_WATCHER, a->opt.output_fd, false);
-#endif
+    return sandbox_enter(SANDBOX_WATCHER, a->opt.output_fd,
+                         kube_client_uses_exec_plugin(client));
 }
 
 /* Runs a watcher; see watcher.h. */
