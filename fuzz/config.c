@@ -4,7 +4,9 @@
  * in the ConfigMap's JSON format.  Whatever the bytes, loading must end with
  * either a configuration or problems, never a crash, a leak or a hang.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

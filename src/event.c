@@ -400,7 +400,7 @@ void
 event_time_format(const struct timespec *t, char *buf, size_t size)
 {
     struct tm tm;
-    char date[32];
+    char date[20]; /* 2026-12-03T18:00:00 */
 
     gmtime_r(&t->tv_sec, &tm);
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);

@@ -3,7 +3,9 @@
  * repeat of the first, with a growing series count; a replay from the
  * committed view decides the same counts again.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,9 @@
  * in a source tree (too large, a FIFO, unreadable) are made in a scratch
  * folder.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -3,7 +3,9 @@
  * limits on their lengths, their names, and their JSON bodies for both
  * Event APIs.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdlib.h>
 #include <string.h>
 

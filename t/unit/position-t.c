@@ -4,7 +4,9 @@
  * finish in, and resourceVersions are taken in the order of arrival, never
  * compared as numbers.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
