@@ -59,8 +59,11 @@ struct ec_emitter_settings {
     int spam_burst;      /* Events per object before limiting */
     int spam_interval_s; /* then one Event per object per this many s */
     int drain_timeout_s; /* time to flush the queue on shutdown */
-    int queue_max;       /* Events waiting at most; more are dropped */
+    int queue_max;       /* changes waiting at most; then pipes wait */
 };
+
+/* The emitter's settings when neither file nor flag sets them. */
+extern const struct ec_emitter_settings ec_emitter_defaults;
 
 struct ec_config {
     char **namespaces; /* none: the client's own namespace */

@@ -796,6 +796,21 @@ find_key(const char *name)
     return NULL;
 }
 
+/*
+ * spam_burst and spam_interval_s are client-go's record defaults: 25 Events
+ * per object, then one every 5 minutes.
+ */
+const struct ec_emitter_settings ec_emitter_defaults = {
+    .batch_window_ms = 20,
+    .batch_max = 100,
+    .qps = 50.0,
+    .burst = 100,
+    .spam_burst = 25,
+    .spam_interval_s = 300,
+    .drain_timeout_s = 10,
+    .queue_max = 10000,
+};
+
 /* A configuration holding the defaults, or NULL. */
 static struct ec_config *
 config_defaults(void)
@@ -816,20 +831,7 @@ config_defaults(void)
     cfg->log_format = LOG_FORMAT_TEXT;
     cfg->max_event_bytes = WATCH_STREAM_DEFAULT_MAX_EVENT_BYTES;
 
-    /*
-     * spam_burst and spam_interval_s are client-go's record defaults: 25
-     * Events per object, then one every 5 minutes.
-     */
-    cfg->emitter = (struct ec_emitter_settings){
-        .batch_window_ms = 20,
-        .batch_max = 100,
-        .qps = 50.0,
-        .burst = 100,
-        .spam_burst = 25,
-        .spam_interval_s = 300,
-        .drain_timeout_s = 10,
-        .queue_max = 10000,
-    };
+    cfg->emitter = ec_emitter_defaults;
     return cfg;
 }
 

@@ -152,16 +152,7 @@ set_defaults(struct emitter_options *opt)
     memset(opt, 0, sizeof(*opt));
     opt->control_fd = -1;
     opt->reporting_controller = "event-controller";
-    opt->settings = (struct ec_emitter_settings){
-        .batch_window_ms = 20,
-        .batch_max = 100,
-        .qps = 50,
-        .burst = 100,
-        .spam_burst = 25,
-        .spam_interval_s = 300,
-        .drain_timeout_s = 10,
-        .queue_max = 10000,
-    };
+    opt->settings = ec_emitter_defaults;
 }
 
 /* reportingInstance: --reporting-instance, $POD_NAME or the host name. */
