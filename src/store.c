@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "store.h"
 
@@ -351,16 +352,25 @@ entry_fields(const struct entry *e, struct object_fields *out)
     out->status = text_of(e->status);
 }
 
-/* Finds an object by uid; see store.h. */
-bool
-store_get(const struct store *store, const char *uid, struct object_fields *out)
+/* The slot holding uid, or -1. */
+static ssize_t
+table_lookup(const struct store *store, const char *uid)
 {
     size_t i;
 
     if (store->count == 0)
-        return false;
+        return -1;
     i = table_find(store, uid);
-    if (!store->slots[i])
+    return store->slots[i] ? (ssize_t)i : -1;
+}
+
+/* Finds an object by uid; see store.h. */
+bool
+store_get(const struct store *store, const char *uid, struct object_fields *out)
+{
+    ssize_t i = table_lookup(store, uid);
+
+    if (i < 0)
         return false;
     entry_fields(store->slots[i], out);
     return true;
@@ -397,12 +407,9 @@ table_remove_at(struct store *store, size_t i)
 bool
 store_remove(struct store *store, const char *uid)
 {
-    size_t i;
+    ssize_t i = table_lookup(store, uid);
 
-    if (store->count == 0)
-        return false;
-    i = table_find(store, uid);
-    if (!store->slots[i])
+    if (i < 0)
         return false;
     table_remove_at(store, i);
     return true;
