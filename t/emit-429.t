@@ -8,7 +8,6 @@
 cluster_private throttle --max-mutating-inflight 1
 ns=$(test_namespace)
 emit_init
-record=$test_tmp/record
 n=60
 
 # The in-flight limit spares system:masters: the emitter writes as a user

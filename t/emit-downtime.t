@@ -8,32 +8,9 @@
 cluster_private downtime --no-watch-cache
 ns=$(test_namespace)
 emit_init
-record=$test_tmp/record
 resync=' \(observed at resync\)'
 
-# expect NAME REASON NOTE-REGEX: one Event the test's changes must make.
-expect() {
-    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$record"
-}
-
-# notebook NAME: creates a Notebook.
-notebook() {
-    k apply -f - >/dev/null <<YAML
-apiVersion: tensorstack.dev/v1beta1
-kind: Notebook
-metadata: {name: $1, namespace: $ns}
-spec: {image: "jupyter:1"}
-YAML
-}
-
-# start: a watcher of the test's Notebooks and the emitter.
-start() {
-    emit_watcher nb --group tensorstack.dev --version v1beta1 \
-        --resource notebooks --namespace "$ns"
-    emit_emitter nb
-}
-
-start
+emit_notebooks
 check "the first start saves a position" \
     wait_until 30 test -s "$emit_dir/state/nb.state"
 for name in keep1 keep2 gone1; do
@@ -57,7 +34,7 @@ expect keep1 Updated "spec changed \\(generation 1 → 2\\)$resync"
 expect keep1 StatusChanged "phase none → Running$resync"
 expect gone1 Deleted "deleted while not watched$resync"
 
-start
+emit_notebooks
 check "after the restart the changes of the downtime get Events" \
     wait_until 60 events_at_least "$ns" 7
 check "and no more appear" wait_until 30 events_settled "$ns" 7

@@ -8,12 +8,6 @@
 cluster_shared
 ns=$(test_namespace)
 emit_init
-record=$test_tmp/record
-
-# expect NAME REASON NOTE-REGEX: one Event the test's changes must make.
-expect() {
-    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$record"
-}
 
 emit_watcher nb --group tensorstack.dev --version v1beta1 \
     --resource notebooks --namespace "$ns"

@@ -8,29 +8,6 @@
 cluster_shared
 ns=$(test_namespace)
 emit_init
-record=$test_tmp/record
-
-# expect NAME REASON NOTE-REGEX: one Event the test's changes must make.
-expect() {
-    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$record"
-}
-
-# notebook NAME: creates a Notebook.
-notebook() {
-    k apply -f - >/dev/null <<YAML
-apiVersion: tensorstack.dev/v1beta1
-kind: Notebook
-metadata: {name: $1, namespace: $ns}
-spec: {image: "jupyter:1"}
-YAML
-}
-
-# start: a watcher of the test's Notebooks and the emitter.
-start() {
-    emit_watcher nb --group tensorstack.dev --version v1beta1 \
-        --resource notebooks --namespace "$ns"
-    emit_emitter nb
-}
 
 check "two Notebooks exist before the first start" \
     sh -c "$(command -v kubectl) --kubeconfig $KUBECONFIG apply -f - <<YAML
@@ -44,7 +21,7 @@ items:
    status: {phase: Running}}
 YAML"
 
-start
+emit_notebooks
 check "the first start saves a position" \
     wait_until 30 test -s "$emit_dir/state/nb.state"
 notebook new1
@@ -63,7 +40,7 @@ check "no Created Event for the Notebooks that existed" \
 
 emit_stop "$emitter_pid"
 emit_stop "$watcher_pid_nb"
-start
+emit_notebooks
 notebook new2
 expect new2 Created 'created'
 check "after a restart a new Notebook gets its Event" \
@@ -75,7 +52,7 @@ check "every Event once, none for the Notebooks that existed" \
 
 emit_kill "$emitter_pid"
 emit_kill "$watcher_pid_nb"
-start
+emit_notebooks
 notebook new3
 expect new3 Created 'created'
 check "after a kill -9 and a restart a new Notebook gets its Event" \

@@ -9,18 +9,12 @@
 cluster_shared
 ns=$(test_namespace)
 emit_init
-record=$test_tmp/record
 done_file=$test_tmp/changes-done
 : >"$record"
 
 # A relist after a crash reports without the field manager and marks the
 # message; the same change is still one Event.
 by='( by kubectl-patch)?( \(observed at resync\))?'
-
-# expect NAME REASON NOTE-REGEX: one Event the test's changes must make.
-expect() {
-    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$record"
-}
 
 # change R STEP: step STEP (1 to 10) of Notebook nb-R's life.
 change() {
@@ -72,20 +66,13 @@ changes() {
     touch "$done_file"
 }
 
-# start: a watcher of the test's Notebooks and the emitter.
-start() {
-    emit_watcher nb --group tensorstack.dev --version v1beta1 \
-        --resource notebooks --namespace "$ns"
-    emit_emitter nb
-}
-
 # random_ms MIN MAX
 random_ms() {
     awk -v min="$1" -v max="$2" -v seed="$(od -An -N4 -tu4 /dev/urandom)" \
         'BEGIN { srand(seed); print int(min + rand() * (max - min)) }'
 }
 
-start
+emit_notebooks
 check "the first start saves a position" \
     wait_until 30 test -s "$emit_dir/state/nb.state"
 
@@ -104,7 +91,7 @@ while [ ! -e "$done_file" ]; do
         emit_kill "$emitter_pid"
     fi
     kills=$((kills + 1))
-    start
+    emit_notebooks
 done
 wait "$changes_pid"
 is "$(cat "$test_tmp/changes.err")" "" "the test made its changes"

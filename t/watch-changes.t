@@ -10,15 +10,6 @@
 cluster_shared
 ns=$(test_namespace)
 
-notebook() {
-    cat <<YAML | k apply -f - >/dev/null
-apiVersion: tensorstack.dev/v1beta1
-kind: Notebook
-metadata: {name: $1, namespace: $ns}
-spec: {image: $2}
-YAML
-}
-
 # --- Notebooks ---
 
 notebook before jupyter:1

@@ -10,15 +10,6 @@
 cluster_private restart
 ns=$(test_namespace)
 
-notebook() {
-    cat <<YAML | k apply -f - >/dev/null
-apiVersion: tensorstack.dev/v1beta1
-kind: Notebook
-metadata: {name: $1, namespace: $ns}
-spec: {image: $2}
-YAML
-}
-
 watcher_start nb --kubeconfig "$KUBECONFIG" --group tensorstack.dev \
     --version v1beta1 --resource notebooks --namespace "$ns" -v 2
 expect_record nb '^SYNCED ' "the watcher lists and syncs"

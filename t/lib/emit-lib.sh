@@ -13,6 +13,7 @@ verify_events="${PYTHON:-python3} $top_srcdir/t/lib/verify-events.py"
 # emit_init: the directories of this test's processes.
 emit_init() {
     emit_dir=$test_tmp/emit
+    record=$test_tmp/record
     mkdir -p "$emit_dir/state"
     test_cleanup emit_kill_all
 }
@@ -48,6 +49,20 @@ emit_emitter() {
         "--reporting-instance test-emitter" \
         "$inputs -v 2 \"\$@\" $redirects 2>>\"\$emit_dir/emitter.log\" &"
     emitter_pid=$!
+}
+
+# emit_notebooks: a watcher of the test's Notebooks, key nb, and the
+# emitter reading it.
+emit_notebooks() {
+    emit_watcher nb --group tensorstack.dev --version v1beta1 \
+        --resource notebooks --namespace "$ns"
+    emit_emitter nb
+}
+
+# expect NAME REASON NOTE-REGEX: one Event the test's changes must make,
+# added to $record for verify-events.py.
+expect() {
+    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$record"
 }
 
 # emit_stop PID: SIGTERM, then waits for the process to exit.

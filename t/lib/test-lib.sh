@@ -193,6 +193,17 @@ test_namespace() {
     echo "$ns"
 }
 
+# notebook NAME [IMAGE]: creates or updates Notebook NAME in $ns, with
+# spec.image IMAGE (jupyter:1 by default).
+notebook() {
+    k apply -f - >/dev/null <<YAML
+apiVersion: tensorstack.dev/v1beta1
+kind: Notebook
+metadata: {name: $1, namespace: $ns}
+spec: {image: "${2:-jupyter:1}"}
+YAML
+}
+
 # apiserver_url: the server of the current kubeconfig.
 apiserver_url() {
     k config view --minify -o jsonpath='{.clusters[0].cluster.server}'
