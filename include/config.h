@@ -34,9 +34,16 @@
 /* .status of a Kubernetes object has a handful of top-level fields. */
 #define CONFIG_STATUS_FIELDS_MAX 32
 
-#define CONFIG_DEFAULT_STATE_DIR            "/var/lib/event-controller"
-#define CONFIG_DEFAULT_METRICS_ADDRESS      "127.0.0.1:9464"
-#define CONFIG_DEFAULT_REPORTING_CONTROLLER "event-controller"
+#define CONFIG_DEFAULT_STATE_DIR             "/var/lib/event-controller"
+#define CONFIG_DEFAULT_METRICS_ADDRESS       "127.0.0.1:9464"
+#define CONFIG_DEFAULT_REPORTING_CONTROLLER  "event-controller"
+#define CONFIG_DEFAULT_LEADER_ELECTION_LEASE "event-controller"
+
+/*
+ * The Lease name is also the prefix of the ConfigMaps that keep positions,
+ * "<lease>-state-<16 hex digits>", which must stay a 253-character name.
+ */
+#define CONFIG_LEASE_NAME_MAX 200
 
 struct ec_resource {
     char *group;            /* "" for the core group */
@@ -81,6 +88,9 @@ struct ec_config {
     char *context;       /* NULL: the kubeconfig's current context */
     int max_event_bytes; /* largest watch event a watcher accepts */
     struct ec_emitter_settings emitter;
+    bool leader_election;            /* replicas elect a leader */
+    char *leader_election_namespace; /* NULL: the client's own namespace */
+    char *leader_election_lease;     /* the Lease's name */
 };
 
 struct config_problem {

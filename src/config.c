@@ -659,6 +659,22 @@ check_reporting_controller(const char *value)
     return config_name_problem(CONFIG_NAME_QUALIFIED, value);
 }
 
+/* A namespace is a DNS label. */
+static const char *
+check_namespace(const char *value)
+{
+    return config_name_problem(CONFIG_NAME_DNS_LABEL, value);
+}
+
+/* A Lease name is a DNS subdomain that leaves room for its ConfigMaps. */
+static const char *
+check_lease_name(const char *value)
+{
+    if (strlen(value) > CONFIG_LEASE_NAME_MAX)
+        return "must be at most 200 characters";
+    return config_name_problem(CONFIG_NAME_DNS_SUBDOMAIN, value);
+}
+
 /* host:port, :port (every address) or [IPv6]:port; names resolve later. */
 static const char *
 check_host_port(const char *value)
@@ -784,6 +800,17 @@ static const struct key keys[] = {
      .load = load_string,
      .offset = AT(context),
      .check = check_nonempty},
+    {.name = "leader_election",
+     .load = load_bool,
+     .offset = AT(leader_election)},
+    {.name = "leader_election_namespace",
+     .load = load_string,
+     .offset = AT(leader_election_namespace),
+     .check = check_namespace},
+    {.name = "leader_election_lease",
+     .load = load_string,
+     .offset = AT(leader_election_lease),
+     .check = check_lease_name},
 };
 
 /* The known setting called name, or NULL. */
@@ -822,8 +849,9 @@ config_defaults(void)
     cfg->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
     cfg->metrics_address = strdup(CONFIG_DEFAULT_METRICS_ADDRESS);
     cfg->reporting_controller = strdup(CONFIG_DEFAULT_REPORTING_CONTROLLER);
+    cfg->leader_election_lease = strdup(CONFIG_DEFAULT_LEADER_ELECTION_LEASE);
     if (!cfg->state_dir || !cfg->metrics_address ||
-        !cfg->reporting_controller) {
+        !cfg->reporting_controller || !cfg->leader_election_lease) {
         config_free(cfg);
         return NULL;
     }
@@ -1018,7 +1046,11 @@ config_emitter_equal(const struct ec_config *a, const struct ec_config *b)
            x->queue_max == y->queue_max &&
            same_string(a->reporting_controller, b->reporting_controller) &&
            same_string(a->kubeconfig, b->kubeconfig) &&
-           same_string(a->context, b->context);
+           same_string(a->context, b->context) &&
+           a->leader_election == b->leader_election &&
+           same_string(a->leader_election_namespace,
+                       b->leader_election_namespace) &&
+           same_string(a->leader_election_lease, b->leader_election_lease);
 }
 
 /* Frees the configuration and all it owns. */
@@ -1035,5 +1067,7 @@ config_free(struct ec_config *cfg)
     free(cfg->reporting_controller);
     free(cfg->kubeconfig);
     free(cfg->context);
+    free(cfg->leader_election_namespace);
+    free(cfg->leader_election_lease);
     free(cfg);
 }
