@@ -16,6 +16,12 @@
 /* sysexits.h: a fatal configuration problem; the child is not restarted. */
 #define EXIT_CONFIG 78
 
+/*
+ * The emitter could not renew the leader Lease and stopped writing
+ * (sysexits.h's EX_TEMPFAIL): it stands by again, which is no crash.
+ */
+#define EXIT_LEASE_LOST 75
+
 enum child_role {
     CHILD_WATCHER,
     CHILD_EMITTER,
@@ -74,6 +80,9 @@ int child_spawn(struct child *c, char **argv, int out_fd);
  * may start again.  Returns true when it should be started again.
  */
 bool child_ended(struct child *c, int status, uint64_t now_usec);
+
+/* Whether status is the emitter's exit after losing the leader Lease. */
+bool child_lost_lease(const struct child *c, int status);
 
 /*
  * The filename-safe key of a watcher: resource key + "@" + scope, the

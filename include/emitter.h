@@ -6,6 +6,11 @@
  * The master hands it the pipes over --control-fd, a SOCK_SEQPACKET
  * socket: "add KEY" with the read end of KEY's pipe as SCM_RIGHTS, and
  * "remove KEY".  Tests pass pipes as --input KEY=FD instead.
+ *
+ * With --lease the emitter first elects a leader among the replicas
+ * (election.h) and tells the master "leader" over the same socket once it
+ * leads; until then it takes no pipe.  It exits with EXIT_LEASE_LOST
+ * (children.h) when it cannot renew the Lease.
  */
 #ifndef EC_EMITTER_H
 #define EC_EMITTER_H
@@ -28,6 +33,8 @@ struct emitter_options {
     struct kube_options kube;
     const char *reporting_controller;
     const char *reporting_instance;
+    const char *lease_name;      /* NULL: no leader election */
+    const char *lease_namespace; /* NULL: the client's own namespace */
     struct ec_emitter_settings settings;
     struct emitter_input inputs[EMITTER_INPUTS_MAX];
     size_t n_inputs;

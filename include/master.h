@@ -26,6 +26,9 @@ struct master {
     struct child **watchers; /* wanted and still running ones */
     size_t n_watchers;
     int control_fd; /* the master's end of the emitter's control socket */
+    sd_event_source *control_source;
+    /* The emitter may take pipes: it leads, or there is no election. */
+    bool emitter_leads;
 
     sd_event_source *restart_timer;  /* the next restart due */
     sd_event_source *shutdown_timer; /* escalates to SIGKILL */

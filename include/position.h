@@ -79,6 +79,9 @@ void position_event_done(struct pending *pending);
  */
 int position_save(struct position *position, bool force);
 
+/* How many times the state was saved, for uploading what changed. */
+unsigned long position_saves(const struct position *position);
+
 /* Changes in the FIFO. */
 size_t position_waiting(const struct position *position);
 

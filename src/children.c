@@ -251,6 +251,14 @@ emitter_args(struct args *a, const struct ec_config *cfg)
     arg(a, "%d", e->queue_max);
     arg(a, "--drain-timeout");
     arg(a, "%d", e->drain_timeout_s);
+    if (!cfg->leader_election)
+        return;
+    arg(a, "--lease");
+    arg(a, "%s", cfg->leader_election_lease);
+    if (cfg->leader_election_namespace) {
+        arg(a, "--lease-namespace");
+        arg(a, "%s", cfg->leader_election_namespace);
+    }
 }
 
 char **
@@ -429,6 +437,13 @@ describe_status(int status, char *buf, size_t size)
 }
 
 bool
+child_lost_lease(const struct child *c, int status)
+{
+    return c->role == CHILD_EMITTER && WIFEXITED(status) &&
+           WEXITSTATUS(status) == EXIT_LEASE_LOST;
+}
+
+bool
 child_ended(struct child *c, int status, uint64_t now)
 {
     const char *role = c->role == CHILD_WATCHER ? "watcher" : "emitter";
@@ -464,7 +479,10 @@ child_ended(struct child *c, int status, uint64_t now)
     c->restarts++;
     c->state = CHILD_IDLE;
 
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    if (child_lost_lease(c, status))
+        log_warn("%s lost the leader Lease, standing by again in %u ms", c->key,
+                 delay);
+    else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         log_warn("%s %s %s, yet it should run: restarting it in %u ms", role,
                  c->key, how, delay);
     else

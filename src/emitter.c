@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
+#include "election.h"
 #include "emitter.h"
 #include "event.h"
 #include "log.h"
@@ -52,6 +54,8 @@ struct emitter {
     size_t n_inputs;
     size_t waiting; /* changes in every FIFO */
     int control_fd;
+    struct election *election; /* NULL: no leader election */
+    bool leading;              /* may read and write: elected, or no election */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -325,7 +329,8 @@ control_read(struct emitter *e)
     if (cmsg && cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS)
         memcpy(&fd, CMSG_DATA(cmsg), sizeof(fd));
 
-    if (strncmp(buf, "add ", 4) == 0 && fd >= 0 && !strchr(buf + 4, '/')) {
+    if (strncmp(buf, "add ", 4) == 0 && fd >= 0 && !strchr(buf + 4, '/') &&
+        e->leading) {
         input_add(e, buf + 4, fd);
         return true;
     }
@@ -390,7 +395,45 @@ save_positions(struct emitter *e, bool force)
         position_save(e->positions[i], force);
 }
 
-/* Reads and writes until asked to stop. */
+/* Uploads the positions saved since the last upload, when due. */
+static void
+upload_positions(struct emitter *e, bool force)
+{
+    if (!e->election || !election_upload_due(e->election, force))
+        return;
+    for (size_t i = 0; i < e->n_positions; i++)
+        election_upload(e->election, position_key(e->positions[i]),
+                        position_saves(e->positions[i]));
+}
+
+/* Starts reading the pipes of --input. */
+static void
+add_inputs(struct emitter *e)
+{
+    for (size_t i = 0; i < e->opt->n_inputs; i++)
+        input_add(e, e->opt->inputs[i].key, e->opt->inputs[i].fd);
+}
+
+/* Turns the election; false once the Lease is lost. */
+static bool
+elect(struct emitter *e)
+{
+    enum election_state state;
+
+    if (!e->election)
+        return true;
+    state = election_tick(e->election);
+    if (state == ELECTION_LOST)
+        return false;
+    if (state == ELECTION_LEADING && !e->leading) {
+        e->leading = true;
+        add_inputs(e);
+    }
+    upload_positions(e, false);
+    return true;
+}
+
+/* Reads and writes until asked to stop or the Lease is lost. */
 static int
 run_loop(struct emitter *e)
 {
@@ -403,6 +446,8 @@ run_loop(struct emitter *e)
             return EXIT_FAILURE;
         handle_ready(e, fds, n);
         save_positions(e, false);
+        if (!elect(e))
+            return EXIT_LEASE_LOST;
         metrics_publish(false);
     }
     return EXIT_SUCCESS;
@@ -449,6 +494,24 @@ discover_api(struct kube_client *client)
     return api;
 }
 
+/* The candidate for the Lease of --lease. */
+static int
+setup_election(struct emitter *e, const struct emitter_options *opt)
+{
+    struct election_options o = {
+        .namespace = opt->lease_namespace,
+        .lease_name = opt->lease_name,
+        .instance = opt->reporting_instance,
+        .state_dir = opt->state_dir,
+        .control_fd = opt->control_fd,
+    };
+    int r = election_new(e->client, &o, &e->election);
+
+    if (r < 0)
+        log_error("cannot set up leader election: %s, exiting", strerror(-r));
+    return r;
+}
+
 /* Sets up the process: signals and the Kubernetes client. */
 static int
 setup(struct emitter *e, const struct emitter_options *opt)
@@ -471,6 +534,9 @@ setup(struct emitter *e, const struct emitter_options *opt)
     kube_set_cancel_flag(&stop_requested);
     e->api = discover_api(e->client);
     kube_set_cancel_flag(NULL);
+    e->leading = !opt->lease_name;
+    if (opt->lease_name && setup_election(e, opt) < 0)
+        return -ENOMEM;
     e->spam = spam_new(opt->settings.spam_burst, opt->settings.spam_interval_s);
     if (!e->spam)
         return -ENOMEM;
@@ -492,17 +558,23 @@ emitter_run(const struct emitter_options *opt)
         return EXIT_FAILURE;
     if (setup(e, opt) < 0)
         goto out;
-    for (size_t i = 0; i < opt->n_inputs; i++)
-        input_add(e, opt->inputs[i].key, opt->inputs[i].fd);
+    if (e->leading)
+        add_inputs(e);
     if (sandbox_enter(SANDBOX_EMITTER, -1,
                       kube_client_uses_exec_plugin(e->client)) < 0)
         goto out;
 
     status = run_loop(e);
-    drain(e);
+    /* A lost Lease is another leader's to write: no drain, no upload. */
+    if (status != EXIT_LEASE_LOST)
+        drain(e);
     writer_free(e->writer);
     e->writer = NULL;
     save_positions(e, true);
+    if (status != EXIT_LEASE_LOST && e->election) {
+        upload_positions(e, true);
+        election_release(e->election);
+    }
     metrics_publish(true);
     if (log_verbosity >= 3) {
         static char text[64 * 1024];
@@ -521,6 +593,7 @@ out:
     for (size_t i = 0; i < e->n_positions; i++)
         position_free(e->positions[i]);
     spam_free(e->spam);
+    election_free(e->election);
     if (e->client)
         kube_client_free(e->client);
     free(e);

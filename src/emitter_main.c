@@ -36,6 +36,8 @@ enum {
     OPT_DRAIN_TIMEOUT,
     OPT_LOG_FORMAT,
     OPT_INPUT,
+    OPT_LEASE,
+    OPT_LEASE_NAMESPACE,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +58,8 @@ static const struct option long_options[] = {
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"input", required_argument, NULL, OPT_INPUT},
+    {"lease", required_argument, NULL, OPT_LEASE},
+    {"lease-namespace", required_argument, NULL, OPT_LEASE_NAMESPACE},
     {NULL, 0, NULL, 0},
 };
 
@@ -141,6 +145,12 @@ parse_option(int c, char *arg, struct emitter_options *opt, int *metrics_fd,
         return log_format_parse(arg, format) == 0;
     case OPT_INPUT:
         return parse_input(arg, opt);
+    case OPT_LEASE:
+        opt->lease_name = arg;
+        return true;
+    case OPT_LEASE_NAMESPACE:
+        opt->lease_namespace = arg;
+        return true;
     }
     return false;
 }

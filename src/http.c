@@ -158,7 +158,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
         return reply_text(conn, MHD_HTTP_OK, "ok");
     if (strcmp(url, "/readyz") == 0) {
         if (master_ready(m, reason, sizeof(reason)))
-            return reply_text(conn, MHD_HTTP_OK, "ok");
+            return reply_text(conn, MHD_HTTP_OK, reason);
         return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, reason);
     }
     if (strcmp(url, "/metrics") == 0) {

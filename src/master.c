@@ -11,6 +11,10 @@
  * read but not written are lost when it dies, so then every watcher whose
  * pipe it held is stopped too and started again with a fresh pipe once
  * the emitter is back; each resumes from the state file the emitter keeps.
+ *
+ * With leader election the emitter of a standby replica runs alone: the
+ * watchers start only once it says "leader" on the control socket, and
+ * all of them stop when it ends, whatever the reason.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +39,10 @@
 #define EMITTER_CRASH_WINDOW_US (120 * 1000000ULL)
 #define EMITTER_CRASHES_MAX     5
 
-/* Control messages to the emitter are "add KEY" or "remove KEY". */
+/*
+ * Control messages to the emitter are "add KEY" or "remove KEY"; the
+ * emitter sends only "leader".
+ */
 #define CONTROL_MESSAGE_MAX 512
 
 static int control_send(struct master *m, const char *verb, struct child *c);
@@ -165,6 +172,64 @@ on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata)
     return 0;
 }
 
+/* Reads what the emitter says; only "leader" is expected. */
+static int
+on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+    struct master *m = userdata;
+    char buf[64];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n <= 0) {
+        /* The emitter is ending; SIGCHLD says the rest. */
+        sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+    }
+    buf[n] = '\0';
+    if (strcmp(buf, "leader") != 0 || !m->cfg->leader_election) {
+        log_warn("unexpected message \"%.32s\" from the emitter, ignoring it",
+                 buf);
+        return 0;
+    }
+    if (!m->emitter_leads)
+        log_info(1, "the emitter leads, starting the watchers");
+    m->emitter_leads = true;
+    master_reconcile(m);
+    return 0;
+}
+
+/* Takes fd as the master's end of the new emitter's control socket. */
+static void
+control_open(struct master *m, int fd)
+{
+    int r;
+
+    if (m->control_fd >= 0)
+        close(m->control_fd);
+    m->control_source = sd_event_source_disable_unref(m->control_source);
+    m->control_fd = fd;
+    m->emitter_leads = !m->cfg->leader_election;
+    r = sd_event_add_io(m->event, &m->control_source, fd, EPOLLIN, on_control,
+                        m);
+    if (r < 0)
+        log_error("sd_event_add_io() of the control socket failed: %s, "
+                  "the watchers wait for the emitter's next start",
+                  strerror(-r));
+}
+
+/* Closes the master's end of the control socket. */
+static void
+control_close(struct master *m)
+{
+    m->control_source = sd_event_source_disable_unref(m->control_source);
+    if (m->control_fd >= 0)
+        close(m->control_fd);
+    m->control_fd = -1;
+    m->emitter_leads = false;
+}
+
 /* Starts c, a watcher or the emitter; on failure it is retried later. */
 static int
 start_child(struct master *m, struct child *c)
@@ -201,9 +266,7 @@ start_child(struct master *m, struct child *c)
             close(c->output_read);
         c->output_read = fds[0];
     } else {
-        if (m->control_fd >= 0)
-            close(m->control_fd);
-        m->control_fd = fds[0];
+        control_open(m, fds[0]);
     }
     sd_event_add_io(m->event, &c->metrics_source, c->metrics_fd, EPOLLIN,
                     on_metrics, c);
@@ -290,7 +353,8 @@ master_reconcile(struct master *m)
         if (c->state != CHILD_IDLE || c->due_usec > now)
             continue;
         /* Wait for the emitter unless it cannot run at all. */
-        if (e->state != CHILD_RUNNING && e->state != CHILD_FAILED)
+        if (!(e->state == CHILD_RUNNING && m->emitter_leads) &&
+            !(e->state == CHILD_FAILED && !m->cfg->leader_election))
             continue;
         if (start_child(m, c) == 0 && e->state == CHILD_RUNNING)
             control_send(m, "add", c);
@@ -353,17 +417,17 @@ emitter_ended(struct master *m, int status)
 {
     struct child *e = m->emitter;
     uint64_t now = now_usec();
+    bool lost_lease = child_lost_lease(e, status);
 
-    if (m->control_fd >= 0)
-        close(m->control_fd);
-    m->control_fd = -1;
+    control_close(m);
 
     if (m->stopping || e->state == CHILD_STOPPING) {
         log_info(1, "emitter pid %d ended", (int)e->pid);
         e->pid = 0;
         e->state = CHILD_IDLE;
         e->due_usec = now;
-    } else if (child_ended(e, status, now) && emitter_crash_loop(m, now)) {
+    } else if (child_ended(e, status, now) && !lost_lease &&
+               emitter_crash_loop(m, now)) {
         log_error("the emitter crashed %d times within %llu s, exiting so "
                   "that the whole service restarts",
                   EMITTER_CRASHES_MAX,
@@ -371,8 +435,9 @@ emitter_ended(struct master *m, int status)
         master_stop(m, EXIT_FAILURE);
     }
 
+    /* Without a leading emitter no replica's watchers may run. */
     for (size_t i = 0; i < m->n_watchers; i++)
-        if (m->watchers[i]->output_read < 0)
+        if (m->watchers[i]->output_read < 0 || m->cfg->leader_election)
             child_stop(m->watchers[i], STOP_TIMEOUT_US);
 }
 
@@ -695,8 +760,7 @@ master_free(struct master *m)
         child_free(m->watchers[i]);
     free(m->watchers);
     child_free(m->emitter);
-    if (m->control_fd >= 0)
-        close(m->control_fd);
+    control_close(m);
     sd_event_source_disable_unref(m->restart_timer);
     sd_event_unref(m->event);
     config_free(m->cfg);

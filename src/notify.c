@@ -78,6 +78,11 @@ master_ready(const struct master *m, char *reason, size_t size)
         snprintf(reason, size, "the emitter is not running");
         return false;
     }
+    /* A standby is ready: it is doing all it should, waiting. */
+    if (m->cfg->leader_election && !m->emitter_leads) {
+        snprintf(reason, size, "ok: standby");
+        return true;
+    }
     for (size_t i = 0; i < m->n_watchers; i++) {
         const struct child *c = m->watchers[i];
 
@@ -89,8 +94,17 @@ master_ready(const struct master *m, char *reason, size_t size)
                  waiting, first);
         return false;
     }
-    snprintf(reason, size, "ok");
+    snprintf(reason, size, m->cfg->leader_election ? "ok: leader" : "ok");
     return true;
+}
+
+/* "leader: ", "standby: " or nothing without leader election. */
+static const char *
+election_role(const struct master *m)
+{
+    if (!m->cfg->leader_election)
+        return "";
+    return m->emitter_leads ? "leader: " : "standby: ";
 }
 
 /* "up", "restarting", ... for STATUS=. */
@@ -127,15 +141,17 @@ master_report(struct master *m)
         failed += c->state == CHILD_FAILED;
     }
     snprintf(status, sizeof(status),
-             "%swatching %zu resources, %zu synced, %zu restarting, "
+             "%s%swatching %zu resources, %zu synced, %zu restarting, "
              "%zu failed, emitter %s",
-             m->stopping ? "stopping: " : "", wanted, synced, restarting,
-             failed, emitter_state(m->emitter));
+             m->stopping ? "stopping: " : "", election_role(m), wanted, synced,
+             restarting, failed, emitter_state(m->emitter));
     notify_status(m, status);
 
     if (!m->ready_sent && !m->stopping &&
         master_ready(m, reason, sizeof(reason))) {
-        log_info(1, "every watcher has listed and the emitter is up: ready");
+        log_info(1, "every watcher has listed and the emitter is up: ready%s",
+                 m->cfg->leader_election && !m->emitter_leads ? " (standby)"
+                                                              : "");
         notify_ready();
         m->ready_sent = true;
     }

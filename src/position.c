@@ -29,6 +29,7 @@ struct position {
     size_t waiting;
     bool dirty;               /* the watermark moved since the last save */
     struct timespec saved_at; /* CLOCK_MONOTONIC */
+    unsigned long saves;
 };
 
 /* Milliseconds from a to b. */
@@ -117,6 +118,12 @@ struct aggregate *
 position_aggregate(struct position *p)
 {
     return p->aggregate;
+}
+
+unsigned long
+position_saves(const struct position *p)
+{
+    return p->saves;
 }
 
 size_t
@@ -300,5 +307,6 @@ position_save(struct position *p, bool force)
     }
     p->dirty = false;
     p->saved_at = now;
+    p->saves++;
     return 0;
 }
