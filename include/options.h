@@ -35,6 +35,7 @@ struct options {
     enum log_format log_format;
     bool log_format_given;
     bool check_config;
+    bool leader_elect; /* --leader-elect: leader_election = true */
 };
 
 /*

@@ -21,6 +21,7 @@ enum {
     OPT_METRICS_ADDRESS,
     OPT_LOG_FORMAT,
     OPT_CHECK_CONFIG,
+    OPT_LEADER_ELECT,
     OPT_VERSION,
     OPT_HELP,
 };
@@ -36,6 +37,7 @@ static const struct option long_options[] = {
     {"metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS},
     {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
     {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+    {"leader-elect", no_argument, NULL, OPT_LEADER_ELECT},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -63,6 +65,8 @@ options_usage(FILE *out)
           "at ADDR\n"
           "  -v N                   log info lines up to verbosity N\n"
           "  --log-format FORMAT    text or json\n"
+          "  --leader-elect         elect a leader among replicas through "
+          "a Lease\n"
           "  --check-config         validate the configuration and exit\n"
           "  --version              print the version and exit\n"
           "  --help                 print this help and exit\n",
@@ -125,6 +129,9 @@ parse_one(int c, char **argv, struct options *opts, char *err, size_t errlen)
         break;
     case OPT_STATE_DIR:
         opts->state_dir = optarg;
+        break;
+    case OPT_LEADER_ELECT:
+        opts->leader_elect = true;
         break;
     case OPT_METRICS_ADDRESS:
         opts->metrics_address = optarg;

@@ -89,6 +89,8 @@ apply_flags(const struct options *opts, struct ec_config *cfg,
         cfg->verbosity = opts->verbosity;
     if (opts->log_format_given)
         cfg->log_format = opts->log_format;
+    if (opts->leader_elect)
+        cfg->leader_election = true;
     if (r == 0 && cfg->n_resources == 0)
         config_problems_add(problems, NULL, 0,
                             "no resources: give --resources FILE or a "

@@ -8,7 +8,7 @@ is "$status" 0 "--help exits 0"
 like "$out" '^usage: event-controller' "--help prints the usage"
 for flag in --config --resources --kubeconfig --context --namespace \
             --all-namespaces --state-dir --metrics-address --log-format \
-            --check-config --version --help; do
+            --leader-elect --check-config --version --help; do
     like "$out" "  $flag( |$)" "--help documents $flag"
 done
 
