@@ -148,5 +148,15 @@ like "$(reporting_instances)" "replica-$standby" \
 like "$(cat "$test_tmp/$standby.log")" \
     'the emitter leads, starting the watchers' \
     "the new leader's master logs that it leads"
+
+# released: the Lease exists and nobody holds it.
+released() {
+    k -n "$ns" get lease "$lease" >/dev/null 2>&1 && [ -z "$(holder)" ] &&
+        [ -z "$(k -n "$ns" get lease "$lease" \
+            -o jsonpath='{.spec.holderIdentity}')" ]
+}
+eval "kill -TERM \$pid_$standby"
+check "a leader stopped with SIGTERM releases the Lease" \
+    wait_until 30 released
 log_clean "$test_tmp/$standby.log"
 test_done
