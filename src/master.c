@@ -344,7 +344,7 @@ master_reconcile(struct master *m)
     }
 
     if (e->state == CHILD_IDLE && e->due_usec <= now && !watchers_stopping(m) &&
-        start_child(m, e) == 0)
+        start_child(m, e) == 0 && m->emitter_leads)
         send_pipes(m);
 
     for (size_t i = 0; i < m->n_watchers; i++) {

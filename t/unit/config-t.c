@@ -85,12 +85,36 @@ static const struct broken broken_files[] = {
      "binary data is refused as such"},
     {"bad-include.conf", NULL, ":4: @include is not supported",
      "@include is refused"},
+    {"bad-lease.conf", NULL,
+     ":3: leader_election_lease: \"Event_Controller\" is not a DNS "
+     "subdomain",
+     "a Lease name that is not a DNS subdomain is refused"},
+    {"bad-lease.conf", NULL,
+     ":4: leader_election_namespace: \"Event-Controller\" is not a DNS "
+     "label",
+     "a Lease namespace that is not a DNS label is refused"},
     {"bad-namespaces.conf", NULL,
      ":3: namespaces[1]: \"Demo\" is not a DNS label",
      "a namespace that is not a DNS label is refused"},
+    {"bad-lease.conf", NULL,
+     ":3: leader_election_lease: \"Event_Controller\" is not a DNS "
+     "subdomain",
+     "a Lease name that is not a DNS subdomain is refused"},
+    {"bad-lease.conf", NULL,
+     ":4: leader_election_namespace: \"Event-Controller\" is not a DNS "
+     "label",
+     "a Lease namespace that is not a DNS label is refused"},
     {"bad-namespaces.conf", NULL,
      ":3: namespaces[2]: \"demo\" repeats namespaces[0]",
      "a repeated namespace is refused"},
+    {"bad-lease.conf", NULL,
+     ":3: leader_election_lease: \"Event_Controller\" is not a DNS "
+     "subdomain",
+     "a Lease name that is not a DNS subdomain is refused"},
+    {"bad-lease.conf", NULL,
+     ":4: leader_election_namespace: \"Event-Controller\" is not a DNS "
+     "label",
+     "a Lease namespace that is not a DNS label is refused"},
     {"bad-namespaces.conf", NULL,
      ":4: all_namespaces: true, yet namespaces are listed on line 3",
      "all_namespaces with a namespace list is refused"},
@@ -329,6 +353,11 @@ test_defaults(void)
     ok(!cfg->kubeconfig && !cfg->context, "no kubeconfig, no context");
     ok(cfg->n_namespaces == 0 && !cfg->all_namespaces,
        "default: the client's own namespace");
+    ok(!cfg->leader_election, "default: no leader election");
+    ok(!cfg->leader_election_namespace,
+       "default: the Lease in the client's own namespace");
+    is_str(cfg->leader_election_lease, "event-controller",
+           "default leader_election_lease");
     config_free(cfg);
 }
 
@@ -365,6 +394,11 @@ test_documented_file(void)
     is_int(cfg->log_format, defaults->log_format, "documented log_format");
     is_int(cfg->max_event_bytes, defaults->max_event_bytes,
            "documented max_event_bytes");
+    ok(cfg->leader_election == defaults->leader_election &&
+           !cfg->leader_election_namespace,
+       "documented leader_election and its namespace");
+    is_str(cfg->leader_election_lease, defaults->leader_election_lease,
+           "documented leader_election_lease");
     ok(cfg->n_namespaces == 0 && !cfg->all_namespaces, "documented namespaces");
     check_seed_resources(cfg, "etc/event-controller.conf");
     config_free(defaults);
@@ -454,6 +488,11 @@ test_every_setting(void)
     is_int(cfg->max_event_bytes, 1048576, "max_event_bytes");
     is_str(cfg->kubeconfig, "/etc/kubernetes/admin.conf", "kubeconfig");
     is_str(cfg->context, "kind-demo", "context");
+    ok(cfg->leader_election, "leader_election");
+    is_str(cfg->leader_election_namespace, "event-controller",
+           "leader_election_namespace");
+    is_str(cfg->leader_election_lease, "tensorstack.dev-event-controller",
+           "leader_election_lease");
     config_free(cfg);
 }
 
