@@ -149,9 +149,10 @@ master_report(struct master *m)
 
     if (!m->ready_sent && !m->stopping &&
         master_ready(m, reason, sizeof(reason))) {
-        log_info(1, "every watcher has listed and the emitter is up: ready%s",
-                 m->cfg->leader_election && !m->emitter_leads ? " (standby)"
-                                                              : "");
+        log_info(1, "%s: ready",
+                 m->cfg->leader_election && !m->emitter_leads
+                     ? "the emitter stands by"
+                     : "every watcher has listed and the emitter is up");
         notify_ready();
         m->ready_sent = true;
     }

@@ -149,6 +149,21 @@ like "$(cat "$test_tmp/$standby.log")" \
     'the emitter leads, starting the watchers' \
     "the new leader's master logs that it leads"
 
+# not_watching NAME: replica NAME runs no watcher.
+not_watching() {
+    [ "$(watchers "$1")" -eq 0 ]
+}
+k -n "$ns" patch lease "$lease" --type=merge \
+    -p '{"spec":{"holderIdentity":"intruder"}}' >/dev/null
+check "a leader that finds its Lease taken stops its watchers" \
+    wait_until 15 not_watching "$standby"
+check "and its master logs a lost Lease, not a crash" \
+    wait_until 5 grep -q 'emitter lost the leader Lease, standing by again' \
+    "$test_tmp/$standby.log"
+check "it takes the Lease back once the intruder lets it expire" \
+    wait_until 30 holder_is "$standby"
+check "and starts its watcher again" wait_until 20 watching "$standby"
+
 # released: the Lease exists and nobody holds it.
 released() {
     k -n "$ns" get lease "$lease" >/dev/null 2>&1 && [ -z "$(holder)" ] &&
@@ -159,4 +174,5 @@ eval "kill -TERM \$pid_$standby"
 check "a leader stopped with SIGTERM releases the Lease" \
     wait_until 30 released
 log_clean "$test_tmp/$standby.log"
+log_clean "$test_tmp/$leader.log"
 test_done
