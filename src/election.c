@@ -162,6 +162,12 @@ election_tick(struct election *el)
 
     if (el->state == ELECTION_LOST || now < el->next_try)
         return el->state;
+    /*
+     * Known shortcoming: the request blocks the emitter, and an apiserver
+     * that accepts it and never answers holds it for the client's stall
+     * limit (90 s).  Nothing is written meanwhile, and the deadline check
+     * after it gives the Lease up, so no second leader writes beside us.
+     */
     r = lease_try(el->lease, now);
     if (r == 1)
         el->renewed_at = now;

@@ -260,8 +260,12 @@ read_bytes(const char *path, struct bytes *out)
     out->p = NULL;
     if (fd < 0)
         return -errno;
-    if (fstat(fd, &st) < 0 || st.st_size > INFLATED_MAX) {
-        r = st.st_size > INFLATED_MAX ? -EFBIG : -errno;
+    if (fstat(fd, &st) < 0) {
+        r = -errno;
+        goto out;
+    }
+    if (st.st_size > INFLATED_MAX) {
+        r = -EFBIG;
         goto out;
     }
     out->p = malloc((size_t)st.st_size + 1);
