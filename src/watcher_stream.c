@@ -53,10 +53,9 @@ ends_initial_events(struct json_object *object)
 /*
  * A bookmark: progress, or the end of a streaming list's snapshot.  There
  * the request is ended and the watch goes on in a request of its own, from
- * the snapshot's resourceVersion: the API server compresses a streaming
- * list with gzip, and libcurl 7.88 fails to decode that response as soon
- * as anything follows the last bookmark.  A plain watch is not compressed,
- * and one request more per list costs nothing.
+ * the snapshot's resourceVersion: the list and the watch stay two steps of
+ * the loop, each with its own outcome, and one request more per list costs
+ * nothing.
  */
 static int
 on_bookmark(struct watcher *w, struct json_object *object)
