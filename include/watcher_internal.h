@@ -52,9 +52,11 @@ struct watcher {
     unsigned long events;
     int output_error;
     char event_error[320];
+    long event_retry_after; /* seconds an ERROR event says to wait */
 
-    char warned[320]; /* the trouble last warned about */
-    int blips;        /* failures in a row that may be passing */
+    char warned[320];        /* the trouble last warned about */
+    int blips;               /* failures in a row that may be passing */
+    bool list_in_pages_once; /* the streaming list failed this time */
     int oversized_count;
     char oversized_at[OBSERVER_RESOURCE_VERSION_MAX + 1];
     char metric_labels[300];
@@ -86,6 +88,13 @@ void watcher_transport_trouble(struct watcher *w, struct backoff *b,
 /* A list or watch got an HTTP status other than 200. */
 void watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
                           const char *verb);
+
+/*
+ * "Too large resource version": the API server has not caught up with the
+ * resourceVersion yet.  Waits retry_after seconds (a default if negative)
+ * and tries the same again, without growing the backoff.
+ */
+void watcher_too_large(struct watcher *w, const char *verb, long retry_after);
 
 /* The resourceVersion is gone from the server's history: relist. */
 void watcher_expired(struct watcher *w, const char *from);

@@ -343,6 +343,17 @@ rejected(struct watcher *w, const char *verb, const char *where,
     w->phase = PHASE_EXIT;
 }
 
+/* The API server is behind the resourceVersion: wait, then the same. */
+void
+watcher_too_large(struct watcher *w, const char *verb, long retry_after)
+{
+    watcher_retry(w, &w->backoff,
+                  retry_after >= 0 ? retry_after * 1000 : TOO_LARGE_WAIT_MS,
+                  false, "too_large_resource_version",
+                  "%s of %s: resourceVersion %s is ahead of the API server",
+                  verb, w->opt->key, observer_position(&w->observer));
+}
+
 /* An HTTP status other than 200 for a list or a watch. */
 void
 watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
@@ -364,12 +375,9 @@ watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
         watcher_retry(w, b, resp->retry_after * 1000, false, "throttled",
                       "%s of %s throttled (429)", verb, key);
     else if (status == 504 && st.resource_version_too_large)
-        watcher_retry(w, b,
-                      resp->retry_after >= 0 ? resp->retry_after * 1000
-                                             : TOO_LARGE_WAIT_MS,
-                      false, "too_large_resource_version",
-                      "%s of %s: resourceVersion %s is ahead of the API server",
-                      verb, key, observer_position(&w->observer));
+        watcher_too_large(w, verb,
+                          resp->retry_after >= 0 ? resp->retry_after
+                                                 : st.retry_after);
     else if (status == 401)
         watcher_retry(w, b, -1, true, "unauthorized",
                       "%s of %s: the API server rejects the credential (401 "
@@ -410,7 +418,7 @@ watcher_output_failed(struct watcher *w)
 static void
 list(struct watcher *w)
 {
-    if (w->streaming_list_refused)
+    if (w->streaming_list_refused || w->list_in_pages_once)
         watcher_list_pages(w);
     else
         watcher_stream(w, true);

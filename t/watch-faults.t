@@ -226,6 +226,28 @@ fi
 is "$(watch_rv too-large 2)" 100 "too-large: with the same resourceVersion"
 finish too-large
 
+# --- "Too large resource version" as an ERROR event, with a hint ---
+
+scripted_start too-large-event
+scripted_watcher too-large-event
+expect_record too-large-event '^CREATED r$' \
+    "too-large-event: the watch cache's ERROR event 504 is retried"
+gap=$(watch_gap too-large-event 1)
+if ge "$gap" 1.9 && ! ge "$gap" 3.5; then
+    pass "too-large-event: after the retryAfterSeconds of 2 s ($gap s)"
+else
+    fail "too-large-event: after the retryAfterSeconds of 2 s" \
+        "expected: 2 s, not the backoff or the 1 s default" "got: $gap s"
+fi
+is "$(watch_rv too-large-event 2)" 100 \
+    "too-large-event: with the same resourceVersion"
+is "$(grep -v 'watch=1' "$test_tmp/too-large-event/requests" |
+    grep -c configmaps)" 1 "too-large-event: and no relist"
+like "$(cat "$test_tmp/too-large-event.log")" \
+    'resourceVersion 100 is ahead of the API server, retrying in 2.0s' \
+    "too-large-event: the log names the wait"
+finish too-large-event
+
 # --- Watches that close at once ---
 
 scripted_start closes
@@ -291,6 +313,50 @@ is "$(watch_rv streaming 1)" 101 \
 is "$(grep -c 'limit=' "$test_tmp/streaming/requests")" 0 \
     "streaming: no list in pages"
 finish streaming
+
+# --- An oversized object in a streaming list ---
+
+scripted_start oversized-list
+scripted_watcher oversized-list --max-event-bytes 4096
+expect_record oversized-list '^DELETED big at_relist' \
+    "oversized-list: the watcher lists past an oversized object and relists"
+requests=$(grep configmaps "$test_tmp/oversized-list/requests" |
+    sed -e 's/^[0-9.]* //' -e 's/.*sendInitialEvents.*/streaming list/' \
+        -e 's/.*limit=.*/list in pages/' -e 's/.*watch=1.*/watch/')
+is "$requests" "streaming list
+list in pages
+watch
+streaming list
+watch" "oversized-list: that list goes in pages, the next streams again"
+is "$(summary oversized-list | sed -n '1,3p' | sort)" "CREATED a existing
+CREATED big existing
+SYNCED rv=101" "oversized-list: the list in pages has the oversized object"
+like "$(grep '^W' "$test_tmp/oversized-list.log")" \
+    'over 4096 bytes in the streaming list, listing in pages this time' \
+    "oversized-list: with a warning that says what happens"
+finish oversized-list 'in the streaming list, listing in pages'
+
+# --- A bookmark, then the stream breaks ---
+
+scripted_start bookmark
+scripted_watcher bookmark
+expect_record bookmark '^CREATED s$' \
+    "bookmark: after a bookmark and a break the watcher goes on"
+is "$(watch_rv bookmark 2)" 150 \
+    "bookmark: it rewatches from the bookmark's resourceVersion"
+bad=$(grep 'watch=1' "$test_tmp/bookmark/requests" | while read -r _ path; do
+    t=$(echo "$path" | sed -n 's/.*[?&]timeoutSeconds=\([0-9]*\).*/\1/p')
+    case $path in
+    *allowWatchBookmarks=true*) ;;
+    *) echo "no allowWatchBookmarks=true: $path" ;;
+    esac
+    if [ -z "$t" ] || [ "$t" -lt 300 ] || [ "$t" -gt 600 ]; then
+        echo "timeoutSeconds not in [300, 600]: $path"
+    fi
+done)
+is "$bad" "" \
+    "bookmark: every watch asks for bookmarks, with a timeout of 5 to 10 min"
+finish bookmark
 
 # --- Resuming from a snapshot whose resourceVersion expired ---
 
