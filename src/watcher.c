@@ -32,6 +32,15 @@
 /* Waiting out "too large resource version" without a Retry-After. */
 #define TOO_LARGE_WAIT_MS 1000
 /*
+ * Internal errors (500) of a watch are retried from the same
+ * resourceVersion for 30 s, then the watcher relists: client-go's
+ * reflector with the bound the API server sets for its own watch cache
+ * (informers set none and relist at the first).  A minute without one
+ * starts the count again.
+ */
+#define INTERNAL_ERROR_RETRY_MS 30000
+#define INTERNAL_ERROR_RESET_MS 60000
+/*
  * Failures in a row that may be passing (connections refused or reset,
  * a 503 while an API server starts) before they are a warning, not info:
  * about half a minute of backoff.
@@ -354,6 +363,50 @@ watcher_too_large(struct watcher *w, const char *verb, long retry_after)
                   verb, w->opt->key, observer_position(&w->observer));
 }
 
+/*
+ * Whether the internal errors (500) of the watch have lasted too long to
+ * retry from the same resourceVersion.  The span starts at the first one
+ * and ends after INTERNAL_ERROR_RESET_MS without any.
+ */
+static bool
+internal_errors_too_long(struct watcher *w)
+{
+    uint64_t now = backoff_clock_ms(NULL);
+
+    if (w->phase != PHASE_WATCH)
+        return false;
+    if (!w->internal_error_first ||
+        now - w->internal_error_last >= INTERNAL_ERROR_RESET_MS)
+        w->internal_error_first = now;
+    w->internal_error_last = now;
+    return now - w->internal_error_first > INTERNAL_ERROR_RETRY_MS;
+}
+
+/* Internal errors went on too long: relist, after the backoff. */
+static void
+watcher_internal_errors(struct watcher *w, const char *verb)
+{
+    w->internal_error_first = 0;
+    w->phase = PHASE_LIST;
+    w->relisting = true;
+    w->wait_ms = (long)backoff_next(&w->backoff);
+    watcher_count_error(w, "server_error");
+    log_warn("%s of %s: internal errors for more than %ds, relisting in "
+             "%.1fs",
+             verb, w->opt->key, INTERNAL_ERROR_RETRY_MS / 1000,
+             w->wait_ms / 1000.0);
+}
+
+/* An ERROR event with code 500: the same resourceVersion, for a time. */
+void
+watcher_internal_error_event(struct watcher *w, const char *error)
+{
+    if (internal_errors_too_long(w))
+        watcher_internal_errors(w, "watch");
+    else
+        watcher_retry(w, &w->backoff, -1, true, "error_event", "%s", error);
+}
+
 /* An HTTP status other than 200 for a list or a watch. */
 void
 watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
@@ -389,6 +442,8 @@ watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
                       verb, key, where, verbs_needed(w));
     else if (status == 400 || status == 422)
         rejected(w, verb, where, msg);
+    else if (status == 500 && internal_errors_too_long(w))
+        watcher_internal_errors(w, verb);
     else if (status == 404) {
         log_info(1, "%s of %s: 404 Not Found, discovering it again", verb, key);
         w->phase = PHASE_DISCOVER;

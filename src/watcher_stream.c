@@ -33,6 +33,7 @@
 enum stream_stop {
     STOP_EXPIRED = 1, /* an ERROR event with code 410 */
     STOP_TOO_LARGE,   /* an ERROR event: too large resource version */
+    STOP_INTERNAL,    /* an ERROR event with code 500 */
     STOP_ERROR_EVENT, /* another ERROR event */
     STOP_FAILED,      /* writing records failed: see output_error */
     STOP_LISTED,      /* a streaming list reached its last bookmark */
@@ -106,7 +107,7 @@ on_error_event(struct watcher *w, struct json_object *object)
     snprintf(w->event_error, sizeof(w->event_error),
              "the watch of %s ended with an error: %s (code %ld)", w->opt->key,
              st.message[0] ? st.message : "no message", st.code);
-    return STOP_ERROR_EVENT;
+    return st.code == 500 ? STOP_INTERNAL : STOP_ERROR_EVENT;
 }
 
 /* An object event: a list item while a streaming list lasts. */
@@ -323,6 +324,8 @@ stream_failed(struct watcher *w, int r, const struct kube_response *resp)
         watcher_expired(w, observer_position(&w->observer));
     else if (r == STOP_TOO_LARGE)
         watcher_too_large(w, "watch", w->event_retry_after);
+    else if (r == STOP_INTERNAL)
+        watcher_internal_error_event(w, w->event_error);
     else if (r == STOP_ERROR_EVENT)
         watcher_retry(w, &w->backoff, -1, true, "error_event", "%s",
                       w->event_error);

@@ -108,6 +108,12 @@ finish() {
     no_unexpected_warnings "$test_tmp/$1.log" "${2:-^$}"
 }
 
+# --- Internal errors that do not pass (checked at the end: they take 30 s)
+
+scripted_start internal-errors
+scripted_watcher internal-errors
+internal_start=$(date +%s)
+
 # --- A stream that stalls mid-object ---
 
 scripted_start stall
@@ -387,6 +393,29 @@ like "$(grep '^W' "$test_tmp/damaged.log")" \
     'cannot resume from .*damaged.state: checksum mismatch' \
     "damaged: with a warning that says why"
 finish damaged 'cannot resume from'
+
+# --- Internal errors that do not pass, started first ---
+
+expect_record internal-errors '^CREATED t at_relist$' \
+    "internal-errors: after internal errors for 30 s the watcher relists" \
+    $((internal_start + 120 - $(date +%s)))
+lists=$(grep -v 'watch=1' "$test_tmp/internal-errors/requests" |
+    grep configmaps | cut -d' ' -f1)
+first_watch=$(watches internal-errors | head -1 | cut -d' ' -f1)
+relist_gap=$(echo "$lists" | sed -n 2p |
+    awk -v a="$first_watch" '{ printf "%.1f\n", $1 - a }')
+if ge "$relist_gap" 30 && ! ge "$relist_gap" 90; then
+    pass "internal-errors: not before 30 s ($relist_gap s)"
+else
+    fail "internal-errors: not before 30 s" "expected: 30 to 90 s" \
+        "got: $relist_gap s"
+fi
+is "$(watches internal-errors | sed -n '1,3p' | cut -d' ' -f2 | sort -u)" \
+    100 "internal-errors: until then, from the same resourceVersion"
+like "$(grep '^W' "$test_tmp/internal-errors.log")" \
+    'internal errors for more than 30s, relisting in' \
+    "internal-errors: the relist is warned about"
+finish internal-errors 'no leader|internal errors'
 
 # --- The reader of the records goes away ---
 

@@ -8,7 +8,7 @@ as a status and as an ERROR event, 429 with Retry-After, 504 "too large
 resource version" as a status and as an ERROR event, a watch that closes
 at once, an expired continue token, a snapshot's resourceVersion that has
 expired, an oversized object in a streaming list, a bookmark just before a
-break.
+break, internal errors that do not pass.
 Everything a real API server can be made to do is tested against the real
 one (t/cluster/kube).
 
@@ -420,6 +420,27 @@ class BookmarkThenBreak(Scenario):
         h.quiet(151)
 
 
+class InternalErrors(Scenario):
+    """Every watch ends with an internal error, until a relist."""
+
+    def list(self, h, query):
+        n = self.next_list()
+        objects = [configmap("a", 100)]
+        if n > 1:
+            objects.append(configmap("t", 120))
+        self.send_list(h, objects, 100 if n == 1 else 120)
+
+    def watch(self, h, query):
+        self.next_watch()
+        h.begin_stream()
+        if self.lists > 1:
+            h.quiet(120)
+            return
+        h.send_event(event("ERROR", status_object(
+            500, "InternalError", "etcdserver: no leader")))
+        h.stall()
+
+
 class Closes(Scenario):
     """Three watches that end at once without an event."""
 
@@ -505,6 +526,7 @@ SCENARIOS = {
     "oversized": Oversized, "gone": Gone, "throttled": Throttled,
     "too-large": TooLarge, "too-large-event": TooLargeEvent,
     "oversized-list": OversizedList, "bookmark": BookmarkThenBreak,
+    "internal-errors": InternalErrors,
     "closes": Closes, "error-event": ErrorEvent,
     "pages": Pages, "streaming": Streaming, "late": Late, "resume": Resume,
 }
