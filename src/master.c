@@ -11,6 +11,8 @@
  * read but not written are lost when it dies, so then every watcher whose
  * pipe it held is stopped too and started again with a fresh pipe once
  * the emitter is back; each resumes from the state file the emitter keeps.
+ * A watcher that ends alone starts again only once the emitter has
+ * released what it held of it (control.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,11 +36,6 @@
 /* The emitter crashing this often this fast means it cannot stay up. */
 #define EMITTER_CRASH_WINDOW_US (120 * 1000000ULL)
 #define EMITTER_CRASHES_MAX     5
-
-/* Control messages to the emitter are "add KEY" or "remove KEY". */
-#define CONTROL_MESSAGE_MAX 512
-
-static int control_send(struct master *m, const char *verb, struct child *c);
 
 /* There is one master a process; the metrics callbacks report to it. */
 static struct master *the_master;
@@ -67,60 +64,6 @@ watcher_remove(struct master *m, size_t i)
     log_info(1, "stopped watching %s", c->key);
     m->watchers[i] = m->watchers[--m->n_watchers];
     child_free(c);
-}
-
-/*
- * Sends "verb KEY" to the emitter, with the watcher's pipe for "add".
- * The master's copy of the pipe is closed once the emitter has it.
- */
-static int
-control_send(struct master *m, const char *verb, struct child *c)
-{
-    char text[CONTROL_MESSAGE_MAX];
-    char cmsg_buf[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {.iov_base = text};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    struct cmsghdr *cmsg;
-    int n;
-
-    n = snprintf(text, sizeof(text), "%s %s", verb, c->key);
-    if (n < 0 || (size_t)n >= sizeof(text))
-        return -ENAMETOOLONG;
-    iov.iov_len = (size_t)n;
-    if (strcmp(verb, "add") == 0) {
-        msg.msg_control = cmsg_buf;
-        msg.msg_controllen = sizeof(cmsg_buf);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &c->output_read, sizeof(int));
-    }
-
-    if (sendmsg(m->control_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-        n = -errno;
-        /* A full socket: the emitter is busy; the pipe goes next round. */
-        if (n != -EAGAIN)
-            log_warn("sendmsg() of \"%s\" to the emitter failed: %s, "
-                     "retrying when the emitter restarts",
-                     text, strerror(-n));
-        return n;
-    }
-    if (msg.msg_control) {
-        close(c->output_read);
-        c->output_read = -1;
-    }
-    return 0;
-}
-
-/* Gives the emitter every pipe it does not have yet. */
-static void
-send_pipes(struct master *m)
-{
-    for (size_t i = 0; i < m->n_watchers; i++)
-        if (m->watchers[i]->output_read >= 0 &&
-            control_send(m, "add", m->watchers[i]) == -EAGAIN)
-            return;
 }
 
 /* Reads a child's metrics datagram and keeps its valid samples. */
@@ -201,9 +144,7 @@ start_child(struct master *m, struct child *c)
             close(c->output_read);
         c->output_read = fds[0];
     } else {
-        if (m->control_fd >= 0)
-            close(m->control_fd);
-        m->control_fd = fds[0];
+        control_open(m, fds[0]);
     }
     sd_event_add_io(m->event, &c->metrics_source, c->metrics_fd, EPOLLIN,
                     on_metrics, c);
@@ -238,6 +179,10 @@ arm_timer(struct master *m)
 
     for (size_t i = 0; i <= m->n_watchers; i++) {
         c = i < m->n_watchers ? m->watchers[i] : m->emitter;
+        /* A held watcher waits for the emitter's word, not for a time. */
+        if (c->state == CHILD_IDLE && c->role == CHILD_WATCHER &&
+            control_held(m, c->key))
+            continue;
         if ((c->state == CHILD_IDLE || c->state == CHILD_STOPPING) &&
             c->due_usec < next)
             next = c->due_usec;
@@ -282,7 +227,7 @@ master_reconcile(struct master *m)
 
     if (e->state == CHILD_IDLE && e->due_usec <= now && !watchers_stopping(m) &&
         start_child(m, e) == 0)
-        send_pipes(m);
+        control_send_pipes(m);
 
     for (size_t i = 0; i < m->n_watchers; i++) {
         struct child *c = m->watchers[i];
@@ -292,6 +237,12 @@ master_reconcile(struct master *m)
         /* Wait for the emitter unless it cannot run at all. */
         if (e->state != CHILD_RUNNING && e->state != CHILD_FAILED)
             continue;
+        /* It would read a state file the emitter is still writing. */
+        if (control_held(m, c->key)) {
+            log_info(2, "watcher %s waits for the emitter to release it",
+                     c->key);
+            continue;
+        }
         if (start_child(m, c) == 0 && e->state == CHILD_RUNNING)
             control_send(m, "add", c);
     }
@@ -354,9 +305,7 @@ emitter_ended(struct master *m, int status)
     struct child *e = m->emitter;
     uint64_t now = now_usec();
 
-    if (m->control_fd >= 0)
-        close(m->control_fd);
-    m->control_fd = -1;
+    control_reset(m);
 
     if (m->stopping || e->state == CHILD_STOPPING) {
         log_info(1, "emitter pid %d ended", (int)e->pid);
@@ -695,8 +644,7 @@ master_free(struct master *m)
         child_free(m->watchers[i]);
     free(m->watchers);
     child_free(m->emitter);
-    if (m->control_fd >= 0)
-        close(m->control_fd);
+    control_reset(m);
     sd_event_source_disable_unref(m->restart_timer);
     sd_event_unref(m->event);
     config_free(m->cfg);
