@@ -240,7 +240,7 @@ emitter_args(struct args *a, const struct ec_config *cfg)
     arg(a, "--batch-max");
     arg(a, "%d", e->batch_max);
     arg(a, "--qps");
-    arg(a, "%g", e->qps);
+    arg(a, "%.17g", e->qps);
     arg(a, "--burst");
     arg(a, "%d", e->burst);
     arg(a, "--spam-burst");

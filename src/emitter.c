@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -556,11 +557,17 @@ emitter_run(const struct emitter_options *opt)
 {
     struct emitter *e = calloc(1, sizeof(*e));
     int status = EXIT_FAILURE;
+    int r;
 
     if (!e)
         return EXIT_FAILURE;
-    if (setup(e, opt) < 0)
+    r = setup(e, opt);
+    if (r < 0) {
+        /* No client: the kubeconfig cannot work until it changes. */
+        if (r == -EINVAL)
+            status = EX_CONFIG;
         goto out;
+    }
     for (size_t i = 0; i < opt->n_inputs; i++)
         input_add(e, opt->inputs[i].key, opt->inputs[i].fd);
     if (sandbox_enter(SANDBOX_EMITTER, -1,

@@ -312,7 +312,11 @@ emitter_ended(struct master *m, int status)
         e->pid = 0;
         e->state = CHILD_IDLE;
         e->due_usec = now;
-    } else if (child_ended(e, status, now) && emitter_crash_loop(m, now)) {
+    } else if (!child_ended(e, status, now)) {
+        log_error("the emitter cannot run with this configuration, exiting "
+                  "so that the whole service stops visibly");
+        master_stop(m, EXIT_FAILURE);
+    } else if (emitter_crash_loop(m, now)) {
         log_error("the emitter crashed %d times within %llu s, exiting so "
                   "that the whole service restarts",
                   EMITTER_CRASHES_MAX,

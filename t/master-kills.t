@@ -19,7 +19,7 @@ resources_json "$test_tmp/resources.json" notebooks
 cat >"$test_tmp/event-controller.conf" <<CONF
 resources_file = "resources.json";
 namespaces = [ "$ns" ];
-qps = 3.0;
+qps = 2.5;
 burst = 1;
 CONF
 master_start --config "$test_tmp/event-controller.conf"
