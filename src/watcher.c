@@ -329,7 +329,9 @@ watcher_expired(struct watcher *w, const char *from)
 void
 watcher_started(struct watcher *w)
 {
+    log_set_resource_version(observer_position(&w->observer));
     log_info(1, "[start to watch] from=%s", observer_position(&w->observer));
+    log_set_resource_version(NULL);
     watcher_count(w, "event_controller_watches_started_total");
     metrics_publish(true);
 }
