@@ -25,6 +25,7 @@ is "$others" "" "its other fds are only sockets and event fds of its own"
 like "$(readlink /proc/"$pid"/fd/3)" '^pipe:' "its fd 3 is a pipe"
 like "$(readlink /proc/"$pid"/fd/4)" '^socket:' "its fd 4 is a socket"
 is "$(readlink /proc/"$pid"/fd/0)" /dev/null "its stdin is /dev/null"
+is "$(readlink /proc/"$pid"/fd/1)" /dev/null "so is its stdout"
 is "$(awk '/^NoNewPrivs:/ {print $2}' /proc/"$pid"/status)" 1 \
     "the watcher runs with no_new_privs"
 emitter=$(child_pid emitter)

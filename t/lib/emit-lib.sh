@@ -116,8 +116,8 @@ object_events() {
 }
 
 # The life of a Notebook in 10 steps, for tests that make many changes
-# while processes die.  A relist after a crash reports without the field manager and marks the
-# message; the same change is still one Event.
+# while processes die.  A relist after a crash reports without the field
+# manager and marks the message; the same change is still one Event.
 by='( by kubectl-patch)?( \(observed at resync\))?'
 
 # change R STEP: step STEP (1 to 10) of Notebook nb-R's life.
