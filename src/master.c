@@ -99,8 +99,11 @@ on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                  dropped, c->key);
     free(c->samples);
     c->samples = samples;
+    if (c->role == CHILD_WATCHER)
+        c->waiting =
+            metrics_samples_flag(samples, "event_controller_watch_waiting");
     if (c->role == CHILD_WATCHER && !c->synced &&
-        metrics_samples_synced(samples)) {
+        metrics_samples_flag(samples, "event_controller_watch_synced")) {
         c->synced = true;
         log_info(2, "watcher %s has its first list", c->key);
         master_report(the_master);
@@ -361,6 +364,7 @@ child_forget(struct child *c)
     free(c->samples);
     c->samples = NULL;
     c->synced = false;
+    c->waiting = false;
 }
 
 /* Reaps every child that ended. */

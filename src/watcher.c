@@ -93,6 +93,19 @@ void
 watcher_synced(struct watcher *w)
 {
     metrics_set("event_controller_watch_synced", w->metric_labels, 1);
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 0);
+    metrics_publish(true);
+}
+
+/*
+ * A resource that is not served, or not allowed, may stay so for good:
+ * the master must not hold readiness back for it, and learns from this
+ * gauge that the watcher waits rather than lists.
+ */
+static void
+watcher_waiting(struct watcher *w)
+{
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 1);
     metrics_publish(true);
 }
 
@@ -121,6 +134,8 @@ watcher_retry(struct watcher *w, struct backoff *b, long wait_ms, bool warn,
     sep = text[0] && text[strlen(text) - 1] == '?' ? " " : ", ";
     w->wait_ms = wait_ms >= 0 ? wait_ms : (long)backoff_next(b);
     watcher_count_error(w, reason);
+    if (strcmp(reason, "not_served") == 0 || strcmp(reason, "forbidden") == 0)
+        watcher_waiting(w);
     if (warn && strcmp(text, w->warned) != 0) {
         log_warn("%s%sretrying in %.1fs", text, sep, w->wait_ms / 1000.0);
         snprintf(w->warned, sizeof(w->warned), "%s", text);
@@ -510,6 +525,7 @@ watcher_init(struct watcher *w, struct kube_client *client,
     snprintf(w->metric_labels, sizeof(w->metric_labels), "resource=\"%s\"",
              opt->resource);
     metrics_set("event_controller_watch_synced", w->metric_labels, 0);
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 0);
     backoff_init(&w->backoff, BACKOFF_INITIAL_MS, BACKOFF_CAP_MS);
     backoff_init(&w->discovery_backoff, BACKOFF_INITIAL_MS, DISCOVERY_CAP_MS);
     w->stream = watch_stream_new(opt->max_event_bytes);
