@@ -3,7 +3,8 @@
  * an error response or as the object of a watch ERROR event:
  *
  *   {"kind":"Status","status":"Failure","message":"...","reason":"Expired",
- *    "code":410,"details":{"causes":[{"reason":"..."}]}}
+ *    "code":410,"details":{"causes":[{"reason":"..."}],
+ *    "retryAfterSeconds":1}}
  *
  * Only what the watcher decides on is read, each field checked for type.
  */
@@ -21,6 +22,7 @@ struct api_status {
     char message[256]; /* cut to fit; "" if absent */
     /* A cause ResourceVersionTooLarge, or the message saying so. */
     bool resource_version_too_large;
+    long retry_after; /* details.retryAfterSeconds, -1 if absent */
 };
 
 /* Reads a Status object; false (out cleared) if json is not an object. */

@@ -55,6 +55,7 @@ struct child {
 
     char *samples; /* the last metrics datagram, validated lines only */
     bool synced;   /* watcher: its first list is done */
+    bool waiting;  /* watcher: its resource is not served or not allowed */
 };
 
 struct child *child_new(enum child_role role, const char *key,

@@ -40,6 +40,12 @@ void log_init(const char *role, const char *resource, int verbosity,
 
 int log_format_parse(const char *name, enum log_format *format);
 
+/*
+ * The resourceVersion the following lines speak of, a field of the
+ * journal form; NULL clears it.
+ */
+void log_set_resource_version(const char *resource_version);
+
 void log_emit(char severity, int verbosity, const char *file, int line,
               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

@@ -29,6 +29,8 @@ struct master {
     sd_event_source *control_source;
     /* The emitter may take pipes: it leads, or there is no election. */
     bool emitter_leads;
+    char **held; /* keys whose changes the emitter still holds */
+    size_t n_held;
 
     sd_event_source *restart_timer;  /* the next restart due */
     sd_event_source *shutdown_timer; /* escalates to SIGKILL */
@@ -72,6 +74,13 @@ void master_report(struct master *m);
 
 /* Emitter up and every watcher synced; else why not, in reason. */
 bool master_ready(const struct master *m, char *reason, size_t size);
+
+/* The control socket to the emitter (control.c). */
+int control_open(struct master *m, int fd);
+void control_reset(struct master *m);
+int control_send(struct master *m, const char *verb, struct child *c);
+void control_send_pipes(struct master *m);
+bool control_held(const struct master *m, const char *key);
 
 /* Reload: inotify on the configuration's folders, SIGHUP. */
 int reload_init(struct master *m);

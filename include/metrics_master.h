@@ -18,8 +18,8 @@ struct master;
  */
 char *metrics_samples_filter(const char *data, size_t len, size_t *dropped);
 
-/* True when samples hold event_controller_watch_synced ... 1. */
-bool metrics_samples_synced(const char *samples);
+/* True when samples hold a sample of the gauge name whose value is 1. */
+bool metrics_samples_flag(const char *samples, const char *name);
 
 /* Renders the Prometheus text format 0.0.4; a malloc'd string or NULL. */
 char *metrics_render(const struct master *m, size_t *len);

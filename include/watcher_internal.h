@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "backoff.h"
 #include "discovery.h"
@@ -52,9 +53,12 @@ struct watcher {
     unsigned long events;
     int output_error;
     char event_error[320];
+    long event_retry_after; /* seconds an ERROR event says to wait */
 
-    char warned[320]; /* the trouble last warned about */
-    int blips;        /* failures in a row that may be passing */
+    char warned[320];        /* the trouble last warned about */
+    int blips;               /* failures in a row that may be passing */
+    bool list_in_pages_once; /* the streaming list failed this time */
+    uint64_t internal_error_first, internal_error_last; /* 500s, in ms */
     int oversized_count;
     char oversized_at[OBSERVER_RESOURCE_VERSION_MAX + 1];
     char metric_labels[300];
@@ -86,6 +90,16 @@ void watcher_transport_trouble(struct watcher *w, struct backoff *b,
 /* A list or watch got an HTTP status other than 200. */
 void watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
                           const char *verb);
+
+/*
+ * "Too large resource version": the API server has not caught up with the
+ * resourceVersion yet.  Waits retry_after seconds (a default if negative)
+ * and tries the same again, without growing the backoff.
+ */
+void watcher_too_large(struct watcher *w, const char *verb, long retry_after);
+
+/* A watch ERROR event with code 500, error its text: retry or relist. */
+void watcher_internal_error_event(struct watcher *w, const char *error);
 
 /* The resourceVersion is gone from the server's history: relist. */
 void watcher_expired(struct watcher *w, const char *from);

@@ -13,6 +13,8 @@
 #define STATUS_DEPTH 16
 /* A Status is a few hundred bytes; a larger error body is not one. */
 #define STATUS_BODY_MAX (1024 * 1024)
+/* A longer wait than an hour is not a hint a watcher should follow. */
+#define API_STATUS_RETRY_AFTER_MAX 3600
 
 /* Copies a string member of obj into buf, control characters replaced. */
 static void
@@ -54,6 +56,22 @@ has_cause(struct json_object *status, const char *reason)
     return false;
 }
 
+/* details.retryAfterSeconds, the server's hint; -1 if absent. */
+static long
+retry_after(struct json_object *status)
+{
+    struct json_object *details, *v;
+    int64_t seconds;
+
+    if (!json_object_object_get_ex(status, "details", &details) ||
+        !json_object_object_get_ex(details, "retryAfterSeconds", &v) ||
+        !json_object_is_type(v, json_type_int))
+        return -1;
+    seconds = json_object_get_int64(v);
+    return seconds >= 0 && seconds <= API_STATUS_RETRY_AFTER_MAX ? (long)seconds
+                                                                 : -1;
+}
+
 /* Reads a Status object; see api_status.h. */
 bool
 api_status_read(struct json_object *json, struct api_status *out)
@@ -61,6 +79,7 @@ api_status_read(struct json_object *json, struct api_status *out)
     struct json_object *code;
 
     memset(out, 0, sizeof(*out));
+    out->retry_after = -1;
     if (!json_object_is_type(json, json_type_object))
         return false;
     if (json_object_object_get_ex(json, "code", &code) &&
@@ -71,6 +90,7 @@ api_status_read(struct json_object *json, struct api_status *out)
     out->resource_version_too_large =
         has_cause(json, "ResourceVersionTooLarge") ||
         strstr(out->message, "Too large resource version") != NULL;
+    out->retry_after = retry_after(json);
     return true;
 }
 
@@ -83,6 +103,7 @@ api_status_parse(const char *body, size_t len, struct api_status *out)
     bool ok;
 
     memset(out, 0, sizeof(*out));
+    out->retry_after = -1;
     if (!body || len > STATUS_BODY_MAX)
         return false;
     tok = json_tokener_new_ex(STATUS_DEPTH);

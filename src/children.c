@@ -240,7 +240,7 @@ emitter_args(struct args *a, const struct ec_config *cfg)
     arg(a, "--batch-max");
     arg(a, "%d", e->batch_max);
     arg(a, "--qps");
-    arg(a, "%g", e->qps);
+    arg(a, "%.17g", e->qps);
     arg(a, "--burst");
     arg(a, "%d", e->burst);
     arg(a, "--spam-burst");
@@ -309,8 +309,8 @@ static void __attribute__((noreturn)) child_fail(int error_fd)
  * and death with the master.
  */
 static void __attribute__((noreturn))
-child_exec(char **argv, int null_fd, int out_fd, int metrics_fd, int error_fd,
-           pid_t master)
+child_exec(char **argv, char **envp, int null_fd, int out_fd, int metrics_fd,
+           int error_fd, pid_t master)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigset_t none;
@@ -322,7 +322,9 @@ child_exec(char **argv, int null_fd, int out_fd, int metrics_fd, int error_fd,
     if (error_fd < 0 || dup2(error_fd, CHILD_ERROR_FD) < 0 ||
         fcntl(CHILD_ERROR_FD, F_SETFD, FD_CLOEXEC) < 0)
         _exit(127);
-    if (dup2(null_fd, 0) < 0 || dup2(out_fd, CHILD_OUTPUT_FD) < 0 ||
+    /* A child writes to its pipe and its log; stdout is not for it. */
+    if (dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 ||
+        dup2(out_fd, CHILD_OUTPUT_FD) < 0 ||
         dup2(metrics_fd, CHILD_METRICS_FD) < 0)
         child_fail(CHILD_ERROR_FD);
     if (close_range(CHILD_ERROR_FD + 1, ~0U, 0) < 0)
@@ -340,7 +342,7 @@ child_exec(char **argv, int null_fd, int out_fd, int metrics_fd, int error_fd,
     if (getppid() != master)
         _exit(127);
 
-    execv("/proc/self/exe", argv);
+    execve("/proc/self/exe", argv, envp);
     child_fail(CHILD_ERROR_FD);
 }
 
@@ -363,16 +365,53 @@ wait_exec(pid_t pid, int error_read)
     return -e;
 }
 
+/*
+ * The environment of a child: the master's without systemd's notification
+ * variables, so that only the master can talk to systemd.  NULL when out
+ * of memory; free the array only, the strings are the master's.
+ */
+static char **
+child_environment(void)
+{
+    static const char *const dropped[] = {
+        "NOTIFY_SOCKET=", "WATCHDOG_PID=", "WATCHDOG_USEC="};
+    size_t n = 0, kept = 0;
+    char **envp;
+
+    while (environ[n])
+        n++;
+    envp = calloc(n + 1, sizeof(*envp));
+    if (!envp)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        bool drop = false;
+
+        for (size_t j = 0; j < sizeof(dropped) / sizeof(dropped[0]); j++)
+            if (strncmp(environ[i], dropped[j], strlen(dropped[j])) == 0)
+                drop = true;
+        if (!drop)
+            envp[kept++] = environ[i];
+    }
+    return envp;
+}
+
 int
 child_spawn(struct child *c, char **argv, int out_fd)
 {
     int metrics[2], error_pipe[2], null_fd;
     pid_t pid, master = getpid();
+    char **envp;
     int r;
 
-    null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0)
-        return -errno;
+    envp = child_environment();
+    if (!envp)
+        return -ENOMEM;
+    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0) {
+        r = -errno;
+        free(envp);
+        return r;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, metrics) < 0) {
         r = -errno;
         goto out_null;
@@ -384,7 +423,8 @@ child_spawn(struct child *c, char **argv, int out_fd)
 
     pid = fork();
     if (pid == 0)
-        child_exec(argv, null_fd, out_fd, metrics[1], error_pipe[1], master);
+        child_exec(argv, envp, null_fd, out_fd, metrics[1], error_pipe[1],
+                   master);
     if (pid < 0) {
         r = -errno;
         close(error_pipe[1]);
@@ -408,6 +448,7 @@ out_metrics:
     close(metrics[1]);
 out_null:
     close(null_fd);
+    free(envp);
     return r;
 }
 

@@ -6,6 +6,14 @@
  * Backpressure: while queue_max changes wait for their Events, the pipes
  * are not read, so the watchers block on a full pipe instead of anything
  * being dropped.
+ *
+ * Release: a watcher that starts again resumes from the state file, and
+ * replays what came after it.  Had the emitter kept its memory of that
+ * watcher, it would take the replayed changes for repeats and count them
+ * twice.  So once a pipe ends, the emitter writes what it holds of that
+ * key, saves it, forgets it, and only then tells the master "released
+ * KEY"; the master starts the next watcher of KEY after that, and both
+ * begin from the same saved state.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +48,7 @@ struct input {
     int fd; /* -1: closed */
     struct record_reader *reader;
     struct position *position;
+    bool releasing; /* ended: let go of once its changes are written */
 };
 
 struct emitter {
@@ -233,13 +243,75 @@ on_change(const struct change *change, void *ctx)
     return 0;
 }
 
-/* Stops reading an input; its position stays for a later "add". */
+/* Stops reading an input; its position is released once written. */
 static void
 input_close(struct input *in)
 {
     if (in->fd >= 0)
         close(in->fd);
     in->fd = -1;
+    in->releasing = true;
+}
+
+/* Drops position from the table of open positions and frees it. */
+static void
+position_forget(struct emitter *e, struct position *position)
+{
+    for (size_t i = 0; i < e->n_positions; i++) {
+        if (e->positions[i] != position)
+            continue;
+        e->positions[i] = e->positions[--e->n_positions];
+        break;
+    }
+    position_free(position);
+}
+
+/*
+ * Sends "released KEY" to the master.  Returns 0, or -EAGAIN to try
+ * again later; without a control socket there is nobody to tell.
+ */
+static int
+control_released(struct emitter *e, const char *key)
+{
+    char text[512];
+    int n = snprintf(text, sizeof(text), "released %s", key);
+
+    if (e->control_fd < 0)
+        return 0;
+    if (send(e->control_fd, text, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+        if (errno == EAGAIN || errno == EINTR)
+            return -EAGAIN;
+        log_warn("send() of \"%s\" to the master failed: %s", text,
+                 strerror(errno));
+    }
+    return 0;
+}
+
+/*
+ * Lets go of each ended input whose changes are all written: saves its
+ * position, frees it and tells the master; see the top of this file.
+ */
+static void
+release_inputs(struct emitter *e)
+{
+    for (size_t i = 0; i < e->n_inputs;) {
+        struct input *in = &e->inputs[i];
+
+        if (!in->releasing || position_waiting(in->position) > 0 ||
+            position_save(in->position, true) < 0 ||
+            control_released(e, position_key(in->position)) < 0) {
+            i++;
+            continue;
+        }
+        log_info(2, "released the position of %s", position_key(in->position));
+        /* The next watcher of it may run on another replica. */
+        if (e->election)
+            election_upload(e->election, position_key(in->position),
+                            position_saves(in->position));
+        position_forget(e, in->position);
+        record_reader_free(in->reader);
+        *in = e->inputs[--e->n_inputs];
+    }
 }
 
 /* Starts reading fd as the pipe of key, replacing an earlier one. */
@@ -265,6 +337,7 @@ input_add(struct emitter *e, const char *key, int fd)
     if (!in || !in->reader)
         log_fatal(EXIT_FAILURE, "cannot add the input of %s", key);
     input_close(in);
+    in->releasing = false;
     record_reader_reset(in->reader);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     in->fd = fd;
@@ -445,6 +518,7 @@ run_loop(struct emitter *e)
         if (writer_poll(e->writer, fds, n, TICK_MS) < 0)
             return EXIT_FAILURE;
         handle_ready(e, fds, n);
+        release_inputs(e);
         save_positions(e, false);
         if (!elect(e))
             return EXIT_LEASE_LOST;
@@ -553,11 +627,17 @@ emitter_run(const struct emitter_options *opt)
 {
     struct emitter *e = calloc(1, sizeof(*e));
     int status = EXIT_FAILURE;
+    int r;
 
     if (!e)
         return EXIT_FAILURE;
-    if (setup(e, opt) < 0)
+    r = setup(e, opt);
+    if (r < 0) {
+        /* No client: the kubeconfig cannot work until it changes. */
+        if (r == -EINVAL)
+            status = EX_CONFIG;
         goto out;
+    }
     if (e->leading)
         add_inputs(e);
     if (sandbox_enter(SANDBOX_EMITTER, -1,

@@ -5,6 +5,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -76,6 +77,21 @@ parse_int(const char *arg, long min, long max, int *out)
     return true;
 }
 
+/* Parses a number in [min, max]; false if arg is not one. */
+static bool
+parse_double(const char *arg, double min, double max, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(arg, &end);
+    if (!*arg || *end || errno || !(v >= min && v <= max))
+        return false;
+    *out = v;
+    return true;
+}
+
 /* Parses KEY=FD of --input into opt. */
 static bool
 parse_input(char *arg, struct emitter_options *opt)
@@ -98,7 +114,6 @@ parse_option(int c, char *arg, struct emitter_options *opt, int *metrics_fd,
              int *verbosity, enum log_format *format)
 {
     struct ec_emitter_settings *s = &opt->settings;
-    int qps;
 
     switch (c) {
     case OPT_CONTROL_FD:
@@ -125,10 +140,8 @@ parse_option(int c, char *arg, struct emitter_options *opt, int *metrics_fd,
     case OPT_BATCH_MAX:
         return parse_int(arg, 1, 100000, &s->batch_max);
     case OPT_QPS:
-        if (!parse_int(arg, 1, 100000, &qps))
-            return false;
-        s->qps = qps;
-        return true;
+        /* The range of the configuration file's qps. */
+        return parse_double(arg, 0.01, 10000, &s->qps);
     case OPT_BURST:
         return parse_int(arg, 1, 100000, &s->burst);
     case OPT_SPAM_BURST:

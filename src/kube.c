@@ -363,6 +363,8 @@ perform(struct kube_client *client, const char *method, const char *path,
     memset(resp, 0, sizeof(*resp));
     resp->retry_after = -1;
 
+    log_info(3, "%s %s", method, path);
+
     /* Reset keeps the live connection, so HTTP/2 is reused. */
     curl_easy_reset(client->curl);
     r = prepare(client, client->curl, method, path, &headers);
@@ -377,6 +379,16 @@ perform(struct kube_client *client, const char *method, const char *path,
         return r;
     }
 
+    /*
+     * A watch is asked for without compression.  The API server gzips a
+     * watch whose first events are large (a streaming list, a watch
+     * without resourceVersion) and flushes each batch as a gzip member of
+     * its own; libcurl stops at the end of the first member and fails the
+     * transfer with a write error.  A plain watch is sent uncompressed
+     * anyway.
+     */
+    if (cb)
+        c |= curl_easy_setopt(client->curl, CURLOPT_ACCEPT_ENCODING, NULL);
     c |= set_body(client->curl, method, body, body_len);
     c |= curl_easy_setopt(client->curl, CURLOPT_HTTPHEADER, headers);
     c |= curl_easy_setopt(client->curl, CURLOPT_ERRORBUFFER, resp->error);

@@ -1,11 +1,22 @@
 /*
- * Log lines in the text or JSON form, one write(2) each.
+ * Log lines in the text or JSON form, one write(2) each; or, when stderr
+ * is the journal's stream, one journal entry each, with the process's
+ * role, resource and pid as fields of their own.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The fields of the entry say where; the library need not add its own. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 
 #include "log.h"
 
@@ -17,6 +28,34 @@ static enum log_format log_format = LOG_FORMAT_TEXT;
 static char log_tag[160] = "event-controller";
 static char log_role[32] = "master";
 static char log_resource[128];
+static char log_resource_version[128];
+static bool log_journal;
+
+/*
+ * Whether stderr is the journal: systemd then puts the device and inode
+ * of the stream in JOURNAL_STREAM, and children inherit both.
+ */
+static bool
+stderr_is_journal(void)
+{
+    const char *stream = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+
+    if (!stream || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 ||
+        fstat(STDERR_FILENO, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev &&
+           (unsigned long long)st.st_ino == ino;
+}
+
+/* The resourceVersion the next lines speak of; NULL or "" for none. */
+void
+log_set_resource_version(const char *resource_version)
+{
+    snprintf(log_resource_version, sizeof(log_resource_version), "%s",
+             resource_version ? resource_version : "");
+}
 
 void
 log_init(const char *role, const char *resource, int verbosity,
@@ -33,6 +72,8 @@ log_init(const char *role, const char *resource, int verbosity,
         snprintf(log_tag, sizeof(log_tag), "event-controller/%s", role);
     log_verbosity = verbosity;
     log_format = format;
+    /* Asked for JSON, the lines stay JSON, for whoever collects them. */
+    log_journal = format == LOG_FORMAT_TEXT && stderr_is_journal();
 }
 
 int
@@ -121,6 +162,49 @@ format_json(char *buf, size_t size, char severity, int verbosity,
     return len;
 }
 
+/* Adds the field "NAME=value" to v; value is formatted. */
+static void
+field(struct iovec *v, int *n, char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int len;
+
+    va_start(ap, fmt);
+    len = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return;
+    v[*n].iov_base = buf;
+    v[(*n)++].iov_len = (size_t)len < size ? (size_t)len : size - 1;
+}
+
+/* Sends one journal entry; 0, or a negative errno to write stderr. */
+static int
+journal_send(char severity, const char *file, int line, const char *msg)
+{
+    int priority = severity == 'I'   ? LOG_INFO
+                   : severity == 'W' ? LOG_WARNING
+                   : severity == 'E' ? LOG_ERR
+                                     : LOG_CRIT;
+    char f[8][LOG_LINE_MAX];
+    struct iovec v[8];
+    int n = 0;
+
+    field(v, &n, f[n], sizeof(f[0]), "MESSAGE=%s %s", log_tag, msg);
+    field(v, &n, f[n], sizeof(f[0]), "PRIORITY=%d", priority);
+    field(v, &n, f[n], sizeof(f[0]), "CODE_FILE=%s", base_name(file));
+    field(v, &n, f[n], sizeof(f[0]), "CODE_LINE=%d", line);
+    field(v, &n, f[n], sizeof(f[0]), "EC_ROLE=%s", log_role);
+    if (strcmp(log_role, "master") != 0)
+        field(v, &n, f[n], sizeof(f[0]), "EC_CHILD_PID=%ld", (long)getpid());
+    if (log_resource[0])
+        field(v, &n, f[n], sizeof(f[0]), "EC_RESOURCE=%s", log_resource);
+    if (log_resource_version[0])
+        field(v, &n, f[n], sizeof(f[0]), "EC_RESOURCE_VERSION=%s",
+              log_resource_version);
+    return sd_journal_sendv(v, n);
+}
+
 void
 log_vemit(char severity, int verbosity, const char *file, int line,
           const char *fmt, va_list ap)
@@ -132,6 +216,11 @@ log_vemit(char severity, int verbosity, const char *file, int line,
     int saved_errno = errno;
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
+    /* Should the journal be gone, stderr still gets the line. */
+    if (log_journal && journal_send(severity, file, line, msg) == 0) {
+        errno = saved_errno;
+        return;
+    }
     clock_gettime(CLOCK_REALTIME, &now);
     if (log_format == LOG_FORMAT_JSON) {
         gmtime_r(&now.tv_sec, &tm);

@@ -15,6 +15,9 @@
  * With leader election the emitter of a standby replica runs alone: the
  * watchers start only once it says "leader" on the control socket, and
  * all of them stop when it ends, whatever the reason.
+ *
+ * A watcher that ends alone starts again only once the emitter has
+ * released what it held of it (control.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,14 +41,6 @@
 /* The emitter crashing this often this fast means it cannot stay up. */
 #define EMITTER_CRASH_WINDOW_US (120 * 1000000ULL)
 #define EMITTER_CRASHES_MAX     5
-
-/*
- * Control messages to the emitter are "add KEY" or "remove KEY"; the
- * emitter sends only "leader".
- */
-#define CONTROL_MESSAGE_MAX 512
-
-static int control_send(struct master *m, const char *verb, struct child *c);
 
 /* There is one master a process; the metrics callbacks report to it. */
 static struct master *the_master;
@@ -74,60 +69,6 @@ watcher_remove(struct master *m, size_t i)
     log_info(1, "stopped watching %s", c->key);
     m->watchers[i] = m->watchers[--m->n_watchers];
     child_free(c);
-}
-
-/*
- * Sends "verb KEY" to the emitter, with the watcher's pipe for "add".
- * The master's copy of the pipe is closed once the emitter has it.
- */
-static int
-control_send(struct master *m, const char *verb, struct child *c)
-{
-    char text[CONTROL_MESSAGE_MAX];
-    char cmsg_buf[CMSG_SPACE(sizeof(int))] = {0};
-    struct iovec iov = {.iov_base = text};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    struct cmsghdr *cmsg;
-    int n;
-
-    n = snprintf(text, sizeof(text), "%s %s", verb, c->key);
-    if (n < 0 || (size_t)n >= sizeof(text))
-        return -ENAMETOOLONG;
-    iov.iov_len = (size_t)n;
-    if (strcmp(verb, "add") == 0) {
-        msg.msg_control = cmsg_buf;
-        msg.msg_controllen = sizeof(cmsg_buf);
-        cmsg = CMSG_FIRSTHDR(&msg);
-        cmsg->cmsg_level = SOL_SOCKET;
-        cmsg->cmsg_type = SCM_RIGHTS;
-        cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cmsg), &c->output_read, sizeof(int));
-    }
-
-    if (sendmsg(m->control_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-        n = -errno;
-        /* A full socket: the emitter is busy; the pipe goes next round. */
-        if (n != -EAGAIN)
-            log_warn("sendmsg() of \"%s\" to the emitter failed: %s, "
-                     "retrying when the emitter restarts",
-                     text, strerror(-n));
-        return n;
-    }
-    if (msg.msg_control) {
-        close(c->output_read);
-        c->output_read = -1;
-    }
-    return 0;
-}
-
-/* Gives the emitter every pipe it does not have yet. */
-static void
-send_pipes(struct master *m)
-{
-    for (size_t i = 0; i < m->n_watchers; i++)
-        if (m->watchers[i]->output_read >= 0 &&
-            control_send(m, "add", m->watchers[i]) == -EAGAIN)
-            return;
 }
 
 /* Reads a child's metrics datagram and keeps its valid samples. */
@@ -163,71 +104,16 @@ on_metrics(sd_event_source *s, int fd, uint32_t revents, void *userdata)
                  dropped, c->key);
     free(c->samples);
     c->samples = samples;
+    if (c->role == CHILD_WATCHER)
+        c->waiting =
+            metrics_samples_flag(samples, "event_controller_watch_waiting");
     if (c->role == CHILD_WATCHER && !c->synced &&
-        metrics_samples_synced(samples)) {
+        metrics_samples_flag(samples, "event_controller_watch_synced")) {
         c->synced = true;
         log_info(2, "watcher %s has its first list", c->key);
         master_report(the_master);
     }
     return 0;
-}
-
-/* Reads what the emitter says; only "leader" is expected. */
-static int
-on_control(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-    struct master *m = userdata;
-    char buf[64];
-    ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    if (n <= 0) {
-        /* The emitter is ending; SIGCHLD says the rest. */
-        sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
-    }
-    buf[n] = '\0';
-    if (strcmp(buf, "leader") != 0 || !m->cfg->leader_election) {
-        log_warn("unexpected message \"%.32s\" from the emitter, ignoring it",
-                 buf);
-        return 0;
-    }
-    if (!m->emitter_leads)
-        log_info(1, "the emitter leads, starting the watchers");
-    m->emitter_leads = true;
-    master_reconcile(m);
-    return 0;
-}
-
-/* Takes fd as the master's end of the new emitter's control socket. */
-static void
-control_open(struct master *m, int fd)
-{
-    int r;
-
-    if (m->control_fd >= 0)
-        close(m->control_fd);
-    m->control_source = sd_event_source_disable_unref(m->control_source);
-    m->control_fd = fd;
-    m->emitter_leads = !m->cfg->leader_election;
-    r = sd_event_add_io(m->event, &m->control_source, fd, EPOLLIN, on_control,
-                        m);
-    if (r < 0)
-        log_error("sd_event_add_io() of the control socket failed: %s, "
-                  "the watchers wait for the emitter's next start",
-                  strerror(-r));
-}
-
-/* Closes the master's end of the control socket. */
-static void
-control_close(struct master *m)
-{
-    m->control_source = sd_event_source_disable_unref(m->control_source);
-    if (m->control_fd >= 0)
-        close(m->control_fd);
-    m->control_fd = -1;
-    m->emitter_leads = false;
 }
 
 /* Starts c, a watcher or the emitter; on failure it is retried later. */
@@ -301,6 +187,10 @@ arm_timer(struct master *m)
 
     for (size_t i = 0; i <= m->n_watchers; i++) {
         c = i < m->n_watchers ? m->watchers[i] : m->emitter;
+        /* A held watcher waits for the emitter's word, not for a time. */
+        if (c->state == CHILD_IDLE && c->role == CHILD_WATCHER &&
+            control_held(m, c->key))
+            continue;
         if ((c->state == CHILD_IDLE || c->state == CHILD_STOPPING) &&
             c->due_usec < next)
             next = c->due_usec;
@@ -345,7 +235,7 @@ master_reconcile(struct master *m)
 
     if (e->state == CHILD_IDLE && e->due_usec <= now && !watchers_stopping(m) &&
         start_child(m, e) == 0 && m->emitter_leads)
-        send_pipes(m);
+        control_send_pipes(m);
 
     for (size_t i = 0; i < m->n_watchers; i++) {
         struct child *c = m->watchers[i];
@@ -356,6 +246,12 @@ master_reconcile(struct master *m)
         if (!(e->state == CHILD_RUNNING && m->emitter_leads) &&
             !(e->state == CHILD_FAILED && !m->cfg->leader_election))
             continue;
+        /* It would read a state file the emitter is still writing. */
+        if (control_held(m, c->key)) {
+            log_info(2, "watcher %s waits for the emitter to release it",
+                     c->key);
+            continue;
+        }
         if (start_child(m, c) == 0 && e->state == CHILD_RUNNING)
             control_send(m, "add", c);
     }
@@ -419,15 +315,18 @@ emitter_ended(struct master *m, int status)
     uint64_t now = now_usec();
     bool lost_lease = child_lost_lease(e, status);
 
-    control_close(m);
+    control_reset(m);
 
     if (m->stopping || e->state == CHILD_STOPPING) {
         log_info(1, "emitter pid %d ended", (int)e->pid);
         e->pid = 0;
         e->state = CHILD_IDLE;
         e->due_usec = now;
-    } else if (child_ended(e, status, now) && !lost_lease &&
-               emitter_crash_loop(m, now)) {
+    } else if (!child_ended(e, status, now)) {
+        log_error("the emitter cannot run with this configuration, exiting "
+                  "so that the whole service stops visibly");
+        master_stop(m, EXIT_FAILURE);
+    } else if (!lost_lease && emitter_crash_loop(m, now)) {
         log_error("the emitter crashed %d times within %llu s, exiting so "
                   "that the whole service restarts",
                   EMITTER_CRASHES_MAX,
@@ -473,6 +372,7 @@ child_forget(struct child *c)
     free(c->samples);
     c->samples = NULL;
     c->synced = false;
+    c->waiting = false;
 }
 
 /* Reaps every child that ended. */
@@ -760,7 +660,7 @@ master_free(struct master *m)
         child_free(m->watchers[i]);
     free(m->watchers);
     child_free(m->emitter);
-    control_close(m);
+    control_reset(m);
     sd_event_source_disable_unref(m->restart_timer);
     sd_event_unref(m->event);
     config_free(m->cfg);

@@ -57,6 +57,8 @@ static const struct family families[] = {
      "Watch and list requests that failed.", false},
     {"event_controller_watch_synced", FAMILY_GAUGE,
      "1 once the watcher has its first list.", false},
+    {"event_controller_watch_waiting", FAMILY_GAUGE,
+     "1 while the resource is not served or not allowed.", false},
     {"event_controller_events_written_total", FAMILY_COUNTER,
      "Events written to the apiserver.", false},
     {"event_controller_events_aggregated_total", FAMILY_COUNTER,
@@ -202,14 +204,13 @@ metrics_samples_filter(const char *data, size_t len, size_t *dropped)
 }
 
 bool
-metrics_samples_synced(const char *samples)
+metrics_samples_flag(const char *samples, const char *name)
 {
-    static const char name[] = "event_controller_watch_synced";
+    size_t len = strlen(name);
     const char *p = samples, *sp;
 
     for (; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, name, sizeof(name) - 1) != 0 ||
-            (p[sizeof(name) - 1] != '{' && p[sizeof(name) - 1] != ' '))
+        if (strncmp(p, name, len) != 0 || (p[len] != '{' && p[len] != ' '))
             continue;
         sp = strchr(p, ' ');
         if (sp && strtod(sp + 1, NULL) == 1)

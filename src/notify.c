@@ -86,7 +86,10 @@ master_ready(const struct master *m, char *reason, size_t size)
     for (size_t i = 0; i < m->n_watchers; i++) {
         const struct child *c = m->watchers[i];
 
-        if (c->wanted && !c->synced && waiting++ == 0)
+        /* One that cannot list, maybe for good, holds nothing back. */
+        if (!c->wanted || c->synced || c->waiting || c->state == CHILD_FAILED)
+            continue;
+        if (waiting++ == 0)
             first = c->key;
     }
     if (waiting > 0) {
@@ -127,7 +130,7 @@ emitter_state(const struct child *e)
 void
 master_report(struct master *m)
 {
-    size_t wanted = 0, synced = 0, restarting = 0, failed = 0;
+    size_t wanted = 0, synced = 0, waiting = 0, restarting = 0, failed = 0;
     char status[256], reason[128];
 
     for (size_t i = 0; i < m->n_watchers; i++) {
@@ -137,14 +140,15 @@ master_report(struct master *m)
             continue;
         wanted++;
         synced += c->synced;
+        waiting += c->waiting && !c->synced;
         restarting += c->state == CHILD_IDLE && c->restarts > 0;
         failed += c->state == CHILD_FAILED;
     }
     snprintf(status, sizeof(status),
-             "%s%swatching %zu resources, %zu synced, %zu restarting, "
-             "%zu failed, emitter %s",
+             "%s%swatching %zu resources, %zu synced, %zu waiting for "
+             "their resource, %zu restarting, %zu failed, emitter %s",
              m->stopping ? "stopping: " : "", election_role(m), wanted, synced,
-             restarting, failed, emitter_state(m->emitter));
+             waiting, restarting, failed, emitter_state(m->emitter));
     notify_status(m, status);
 
     if (!m->ready_sent && !m->stopping &&
@@ -152,7 +156,8 @@ master_report(struct master *m)
         log_info(1, "%s: ready",
                  m->cfg->leader_election && !m->emitter_leads
                      ? "the emitter stands by"
-                     : "every watcher has listed and the emitter is up");
+                     : "every watcher that can list has listed and the "
+                       "emitter is up");
         notify_ready();
         m->ready_sent = true;
     }

@@ -164,6 +164,28 @@ allow_all(scmp_filter_ctx ctx, const int *v, size_t n)
 }
 
 /*
+ * Allows syscall (an open) when its flags, argument arg, have no write
+ * flag, and refuses it with EACCES when they have any: one rule a flag,
+ * since seccomp can test a masked value for equality only.
+ */
+static int
+refuse_writes(scmp_filter_ctx ctx, int syscall, unsigned arg)
+{
+    static const int flags[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND};
+    int r;
+
+    r = seccomp_rule_add(
+        ctx, SCMP_ACT_ALLOW, syscall, 1,
+        (struct scmp_arg_cmp){arg, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0});
+    for (size_t i = 0; r == 0 && i < sizeof(flags) / sizeof(flags[0]); i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), syscall, 1,
+                             (struct scmp_arg_cmp){arg, SCMP_CMP_MASKED_EQ,
+                                                   (scmp_datum_t)flags[i],
+                                                   (scmp_datum_t)flags[i]});
+    return r;
+}
+
+/*
  * open and openat only without write flags for the watcher; the emitter
  * may write too (only in the state folder, by its own code: a path rule
  * cannot be checked by seccomp).  openat2 keeps its flags in memory the
@@ -179,15 +201,9 @@ allow_open(scmp_filter_ctx ctx, enum sandbox_role role)
         if (r == 0)
             r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 0);
     } else {
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-                             SCMP_A2(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
+        r = refuse_writes(ctx, SCMP_SYS(openat), 2);
         if (r == 0)
-            r = seccomp_rule_add(
-                ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 1,
-                SCMP_A2(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, WRITE_FLAGS));
-        if (r == 0)
-            r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(open), 1,
-                                 SCMP_A1(SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0));
+            r = refuse_writes(ctx, SCMP_SYS(open), 1);
     }
     if (r == 0)
         r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0);

@@ -32,6 +32,15 @@
 /* Waiting out "too large resource version" without a Retry-After. */
 #define TOO_LARGE_WAIT_MS 1000
 /*
+ * Internal errors (500) of a watch are retried from the same
+ * resourceVersion for 30 s, then the watcher relists: client-go's
+ * reflector with the bound the API server sets for its own watch cache
+ * (informers set none and relist at the first).  A minute without one
+ * starts the count again.
+ */
+#define INTERNAL_ERROR_RETRY_MS 30000
+#define INTERNAL_ERROR_RESET_MS 60000
+/*
  * Failures in a row that may be passing (connections refused or reset,
  * a 503 while an API server starts) before they are a warning, not info:
  * about half a minute of backoff.
@@ -84,6 +93,19 @@ void
 watcher_synced(struct watcher *w)
 {
     metrics_set("event_controller_watch_synced", w->metric_labels, 1);
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 0);
+    metrics_publish(true);
+}
+
+/*
+ * A resource that is not served, or not allowed, may stay so for good:
+ * the master must not hold readiness back for it, and learns from this
+ * gauge that the watcher waits rather than lists.
+ */
+static void
+watcher_waiting(struct watcher *w)
+{
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 1);
     metrics_publish(true);
 }
 
@@ -112,6 +134,8 @@ watcher_retry(struct watcher *w, struct backoff *b, long wait_ms, bool warn,
     sep = text[0] && text[strlen(text) - 1] == '?' ? " " : ", ";
     w->wait_ms = wait_ms >= 0 ? wait_ms : (long)backoff_next(b);
     watcher_count_error(w, reason);
+    if (strcmp(reason, "not_served") == 0 || strcmp(reason, "forbidden") == 0)
+        watcher_waiting(w);
     if (warn && strcmp(text, w->warned) != 0) {
         log_warn("%s%sretrying in %.1fs", text, sep, w->wait_ms / 1000.0);
         snprintf(w->warned, sizeof(w->warned), "%s", text);
@@ -320,7 +344,9 @@ watcher_expired(struct watcher *w, const char *from)
 void
 watcher_started(struct watcher *w)
 {
+    log_set_resource_version(observer_position(&w->observer));
     log_info(1, "[start to watch] from=%s", observer_position(&w->observer));
+    log_set_resource_version(NULL);
     watcher_count(w, "event_controller_watches_started_total");
     metrics_publish(true);
 }
@@ -341,6 +367,61 @@ rejected(struct watcher *w, const char *verb, const char *where,
               verb, w->opt->key, where, msg);
     w->exit_code = WATCHER_EXIT_CONFIG;
     w->phase = PHASE_EXIT;
+}
+
+/* The API server is behind the resourceVersion: wait, then the same. */
+void
+watcher_too_large(struct watcher *w, const char *verb, long retry_after)
+{
+    watcher_retry(w, &w->backoff,
+                  retry_after >= 0 ? retry_after * 1000 : TOO_LARGE_WAIT_MS,
+                  false, "too_large_resource_version",
+                  "%s of %s: resourceVersion %s is ahead of the API server",
+                  verb, w->opt->key, observer_position(&w->observer));
+}
+
+/*
+ * Whether the internal errors (500) of the watch have lasted too long to
+ * retry from the same resourceVersion.  The span starts at the first one
+ * and ends after INTERNAL_ERROR_RESET_MS without any.
+ */
+static bool
+internal_errors_too_long(struct watcher *w)
+{
+    uint64_t now = backoff_clock_ms(NULL);
+
+    if (w->phase != PHASE_WATCH)
+        return false;
+    if (!w->internal_error_first ||
+        now - w->internal_error_last >= INTERNAL_ERROR_RESET_MS)
+        w->internal_error_first = now;
+    w->internal_error_last = now;
+    return now - w->internal_error_first > INTERNAL_ERROR_RETRY_MS;
+}
+
+/* Internal errors went on too long: relist, after the backoff. */
+static void
+watcher_internal_errors(struct watcher *w, const char *verb)
+{
+    w->internal_error_first = 0;
+    w->phase = PHASE_LIST;
+    w->relisting = true;
+    w->wait_ms = (long)backoff_next(&w->backoff);
+    watcher_count_error(w, "server_error");
+    log_warn("%s of %s: internal errors for more than %ds, relisting in "
+             "%.1fs",
+             verb, w->opt->key, INTERNAL_ERROR_RETRY_MS / 1000,
+             w->wait_ms / 1000.0);
+}
+
+/* An ERROR event with code 500: the same resourceVersion, for a time. */
+void
+watcher_internal_error_event(struct watcher *w, const char *error)
+{
+    if (internal_errors_too_long(w))
+        watcher_internal_errors(w, "watch");
+    else
+        watcher_retry(w, &w->backoff, -1, true, "error_event", "%s", error);
 }
 
 /* An HTTP status other than 200 for a list or a watch. */
@@ -364,12 +445,9 @@ watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
         watcher_retry(w, b, resp->retry_after * 1000, false, "throttled",
                       "%s of %s throttled (429)", verb, key);
     else if (status == 504 && st.resource_version_too_large)
-        watcher_retry(w, b,
-                      resp->retry_after >= 0 ? resp->retry_after * 1000
-                                             : TOO_LARGE_WAIT_MS,
-                      false, "too_large_resource_version",
-                      "%s of %s: resourceVersion %s is ahead of the API server",
-                      verb, key, observer_position(&w->observer));
+        watcher_too_large(w, verb,
+                          resp->retry_after >= 0 ? resp->retry_after
+                                                 : st.retry_after);
     else if (status == 401)
         watcher_retry(w, b, -1, true, "unauthorized",
                       "%s of %s: the API server rejects the credential (401 "
@@ -381,6 +459,8 @@ watcher_http_trouble(struct watcher *w, const struct kube_response *resp,
                       verb, key, where, verbs_needed(w));
     else if (status == 400 || status == 422)
         rejected(w, verb, where, msg);
+    else if (status == 500 && internal_errors_too_long(w))
+        watcher_internal_errors(w, verb);
     else if (status == 404) {
         log_info(1, "%s of %s: 404 Not Found, discovering it again", verb, key);
         w->phase = PHASE_DISCOVER;
@@ -410,7 +490,7 @@ watcher_output_failed(struct watcher *w)
 static void
 list(struct watcher *w)
 {
-    if (w->streaming_list_refused)
+    if (w->streaming_list_refused || w->list_in_pages_once)
         watcher_list_pages(w);
     else
         watcher_stream(w, true);
@@ -445,6 +525,7 @@ watcher_init(struct watcher *w, struct kube_client *client,
     snprintf(w->metric_labels, sizeof(w->metric_labels), "resource=\"%s\"",
              opt->resource);
     metrics_set("event_controller_watch_synced", w->metric_labels, 0);
+    metrics_set("event_controller_watch_waiting", w->metric_labels, 0);
     backoff_init(&w->backoff, BACKOFF_INITIAL_MS, BACKOFF_CAP_MS);
     backoff_init(&w->discovery_backoff, BACKOFF_INITIAL_MS, DISCOVERY_CAP_MS);
     w->stream = watch_stream_new(opt->max_event_bytes);

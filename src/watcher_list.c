@@ -42,6 +42,7 @@ watcher_list_done(struct watcher *w, const char *rv)
         watcher_synced(w);
     watcher_trouble_over(w);
     w->relisting = true;
+    w->list_in_pages_once = false;
     w->phase = PHASE_WATCH;
 }
 

@@ -32,6 +32,8 @@
 /* Why a stream callback stopped the transfer (kube_stream returns it). */
 enum stream_stop {
     STOP_EXPIRED = 1, /* an ERROR event with code 410 */
+    STOP_TOO_LARGE,   /* an ERROR event: too large resource version */
+    STOP_INTERNAL,    /* an ERROR event with code 500 */
     STOP_ERROR_EVENT, /* another ERROR event */
     STOP_FAILED,      /* writing records failed: see output_error */
     STOP_LISTED,      /* a streaming list reached its last bookmark */
@@ -53,10 +55,9 @@ ends_initial_events(struct json_object *object)
 /*
  * A bookmark: progress, or the end of a streaming list's snapshot.  There
  * the request is ended and the watch goes on in a request of its own, from
- * the snapshot's resourceVersion: the API server compresses a streaming
- * list with gzip, and libcurl 7.88 fails to decode that response as soon
- * as anything follows the last bookmark.  A plain watch is not compressed,
- * and one request more per list costs nothing.
+ * the snapshot's resourceVersion: the list and the watch stay two steps of
+ * the loop, each with its own outcome, and one request more per list costs
+ * nothing.
  */
 static int
 on_bookmark(struct watcher *w, struct json_object *object)
@@ -87,7 +88,10 @@ on_bookmark(struct watcher *w, struct json_object *object)
     return STOP_LISTED;
 }
 
-/* An ERROR event: 410 relists, anything else is a failed watch. */
+/*
+ * An ERROR event: 410 relists; "too large resource version", the watch
+ * cache's 504, waits as its hint says; anything else is a failed watch.
+ */
 static int
 on_error_event(struct watcher *w, struct json_object *object)
 {
@@ -96,10 +100,14 @@ on_error_event(struct watcher *w, struct json_object *object)
     api_status_read(object, &st);
     if (st.code == 410)
         return STOP_EXPIRED;
+    if (st.resource_version_too_large) {
+        w->event_retry_after = st.retry_after;
+        return STOP_TOO_LARGE;
+    }
     snprintf(w->event_error, sizeof(w->event_error),
              "the watch of %s ended with an error: %s (code %ld)", w->opt->key,
              st.message[0] ? st.message : "no message", st.code);
-    return STOP_ERROR_EVENT;
+    return st.code == 500 ? STOP_INTERNAL : STOP_ERROR_EVENT;
 }
 
 /* An object event: a list item while a streaming list lasts. */
@@ -206,19 +214,31 @@ stream_path(struct watcher *w, char *buf, size_t size, bool list)
                  w->selectors);
 }
 
-/* An oversized event: rewatch, or relist when it keeps coming back. */
+/*
+ * An oversized event: rewatch, or relist when it keeps coming back.  In a
+ * streaming list the same object would come back at every try: this list
+ * goes in pages, which have no such limit.
+ */
 static void
 oversized(struct watcher *w)
 {
     const char *at = observer_position(&w->observer);
 
+    if (w->listing_stream) {
+        log_warn("an object of %s over %zu bytes in the streaming list, "
+                 "listing in pages this time",
+                 w->opt->key, w->opt->max_event_bytes);
+        watcher_count_error(w, "oversized");
+        w->list_in_pages_once = true;
+        return;
+    }
     if (strcmp(at, w->oversized_at) == 0)
         w->oversized_count++;
     else
         w->oversized_count = 1;
     snprintf(w->oversized_at, sizeof(w->oversized_at), "%s", at);
 
-    if (w->oversized_count >= OVERSIZED_RELIST_AFTER && !w->listing_stream) {
+    if (w->oversized_count >= OVERSIZED_RELIST_AFTER) {
         log_warn("event over %zu bytes after resourceVersion %s again, "
                  "relisting to get past it",
                  w->opt->max_event_bytes, at);
@@ -272,25 +292,23 @@ streaming_list_refused(struct watcher *w, const struct kube_response *resp)
 }
 
 /*
- * A streaming list that broke off after its data began: list in pages from
- * now on.  The API server compresses streaming lists with gzip in several
- * members, which libcurl refuses by design as soon as a second member
- * arrives; the client asks for compression on every request, so this is
- * how a streaming list of more than a few objects ends.  A network failure
- * ends up here too, and costs no more than lists in pages.
+ * A streaming list that broke off after its data began, in transport:
+ * list in pages this time, as the reflector falls back to a list when its
+ * watch-list fails, since making progress matters more.  The next list
+ * streams again.
  */
 static bool
 streaming_list_broke(struct watcher *w, int r)
 {
     if (!w->listing_stream || !w->got_data || r >= 0 || r == -ECANCELED ||
-        r == -ETIMEDOUT)
+        r == -ETIMEDOUT || r == -EMSGSIZE)
         return false;
     log_info(1,
-             "the streaming list of %s broke off, listing in pages from "
-             "now on",
+             "the streaming list of %s broke off, listing in pages this "
+             "time",
              w->opt->key);
     watcher_count_error(w, "streaming_list");
-    w->streaming_list_refused = true;
+    w->list_in_pages_once = true;
     return true;
 }
 
@@ -304,6 +322,10 @@ stream_failed(struct watcher *w, int r, const struct kube_response *resp)
         w->wait_ms = 0;
     else if (r == STOP_EXPIRED)
         watcher_expired(w, observer_position(&w->observer));
+    else if (r == STOP_TOO_LARGE)
+        watcher_too_large(w, "watch", w->event_retry_after);
+    else if (r == STOP_INTERNAL)
+        watcher_internal_error_event(w, w->event_error);
     else if (r == STOP_ERROR_EVENT)
         watcher_retry(w, &w->backoff, -1, true, "error_event", "%s",
                       w->event_error);

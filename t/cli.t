@@ -30,4 +30,18 @@ is "$(wc -c < "$test_tmp/out" | tr -d ' ')" 0 "stdout stays empty"
 is "$status" 64 "a bad -v value exits 64"
 like "$(cat "$test_tmp/err")" "invalid verbosity 'loud'" "and says why"
 
+# An emitter that cannot reach any API server cannot write a single Event:
+# the master does not run on without it.
+timeout 30 "$EC_BIN" --kubeconfig "$test_tmp/no-such-kubeconfig" \
+    --resources "$top_srcdir/t/data/seed-config.json" --namespace default \
+    --state-dir "$test_tmp/state" --metrics-address 127.0.0.1:0 \
+    2>"$test_tmp/err"; status=$?
+is "$status" 1 "a master whose emitter cannot run exits 1"
+like "$(cat "$test_tmp/err")" \
+    'emitter emitter exited with status 78: its configuration cannot work' \
+    "the log says the emitter's configuration cannot work"
+like "$(cat "$test_tmp/err")" \
+    'the emitter cannot run with this configuration, exiting' \
+    "and that the master exits for it"
+
 test_done

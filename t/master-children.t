@@ -6,14 +6,22 @@
 
 cluster_shared
 ns=$(test_namespace)
-resources_json "$test_tmp/resources.json" notebooks imagebuilders
+# gadgets are not served: their watcher waits for them, and may for good.
+resources_json "$test_tmp/resources.json" notebooks imagebuilders gadgets
 master_start --resources "$test_tmp/resources.json" --namespace "$ns"
 
 check "a watcher for notebooks starts" wait_until 20 child_pid watcher notebooks
 check "a watcher for imagebuilders starts" \
     wait_until 20 child_pid watcher imagebuilders
 check "the emitter starts" wait_until 20 child_pid emitter
-check "the master becomes ready" wait_until 30 ready
+check "the master becomes ready, not held back by gadgets" wait_until 30 ready
+check "the watcher of gadgets says what it waits for" log_has \
+    'gadgets\.v1beta1\.tensorstack\.dev is not served; is its Custom'
+gadgets_waiting() {
+    http /metrics |
+        grep -q '^event_controller_watch_waiting{resource="gadgets"} 1$'
+}
+check "and /metrics shows that it waits" wait_until 10 gadgets_waiting
 
 pid=$(child_pid watcher notebooks)
 fds=$(ls /proc/"$pid"/fd | sort -n | head -5 | tr '\n' ' ')
@@ -25,6 +33,7 @@ is "$others" "" "its other fds are only sockets and event fds of its own"
 like "$(readlink /proc/"$pid"/fd/3)" '^pipe:' "its fd 3 is a pipe"
 like "$(readlink /proc/"$pid"/fd/4)" '^socket:' "its fd 4 is a socket"
 is "$(readlink /proc/"$pid"/fd/0)" /dev/null "its stdin is /dev/null"
+is "$(readlink /proc/"$pid"/fd/1)" /dev/null "so is its stdout"
 is "$(awk '/^NoNewPrivs:/ {print $2}' /proc/"$pid"/status)" 1 \
     "the watcher runs with no_new_privs"
 emitter=$(child_pid emitter)
@@ -68,6 +77,7 @@ n=$(grep -c 'started watcher workflowtemplates' "$master_log")
 sleep 2
 is "$(grep -c 'started watcher workflowtemplates' "$master_log")" "$n" \
     "and no start of it follows"
+is "$(http /readyz | tail -1)" 200 "nor does it make the master unready"
 
 children=$(pgrep -P "$master_pid" | tr '\n' ' ')
 kill -9 "$master_pid"

@@ -42,6 +42,13 @@ check "STATUS= says how many resources are watched" \
 check "WATCHDOG=1 is sent with a 1 s watchdog" \
     wait_until 5 got_line '^WATCHDOG=1$'
 
+# Only the master may talk to systemd: the children do not even know how.
+for child in $(pgrep -P "$master_pid"); do
+    is "$(tr '\0' '\n' </proc/"$child"/environ |
+        grep -c '^\(NOTIFY_SOCKET\|WATCHDOG_PID\|WATCHDOG_USEC\)=')" 0 \
+        "child $child has none of systemd's notification variables"
+done
+
 kill -HUP "$master_pid"
 check "RELOADING=1 is sent on SIGHUP" wait_until 10 got_line '^RELOADING=1$'
 check "then READY=1 again" wait_until 10 sh -c \

@@ -108,6 +108,12 @@ finish() {
     no_unexpected_warnings "$test_tmp/$1.log" "${2:-^$}"
 }
 
+# --- Internal errors that do not pass (checked at the end: they take 30 s)
+
+scripted_start internal-errors
+scripted_watcher internal-errors
+internal_start=$(date +%s)
+
 # --- A stream that stalls mid-object ---
 
 scripted_start stall
@@ -226,6 +232,28 @@ fi
 is "$(watch_rv too-large 2)" 100 "too-large: with the same resourceVersion"
 finish too-large
 
+# --- "Too large resource version" as an ERROR event, with a hint ---
+
+scripted_start too-large-event
+scripted_watcher too-large-event
+expect_record too-large-event '^CREATED r$' \
+    "too-large-event: the watch cache's ERROR event 504 is retried"
+gap=$(watch_gap too-large-event 1)
+if ge "$gap" 1.9 && ! ge "$gap" 3.5; then
+    pass "too-large-event: after the retryAfterSeconds of 2 s ($gap s)"
+else
+    fail "too-large-event: after the retryAfterSeconds of 2 s" \
+        "expected: 2 s, not the backoff or the 1 s default" "got: $gap s"
+fi
+is "$(watch_rv too-large-event 2)" 100 \
+    "too-large-event: with the same resourceVersion"
+is "$(grep -v 'watch=1' "$test_tmp/too-large-event/requests" |
+    grep -c configmaps)" 1 "too-large-event: and no relist"
+like "$(cat "$test_tmp/too-large-event.log")" \
+    'resourceVersion 100 is ahead of the API server, retrying in 2.0s' \
+    "too-large-event: the log names the wait"
+finish too-large-event
+
 # --- Watches that close at once ---
 
 scripted_start closes
@@ -292,6 +320,50 @@ is "$(grep -c 'limit=' "$test_tmp/streaming/requests")" 0 \
     "streaming: no list in pages"
 finish streaming
 
+# --- An oversized object in a streaming list ---
+
+scripted_start oversized-list
+scripted_watcher oversized-list --max-event-bytes 4096
+expect_record oversized-list '^DELETED big at_relist' \
+    "oversized-list: the watcher lists past an oversized object and relists"
+requests=$(grep configmaps "$test_tmp/oversized-list/requests" |
+    sed -e 's/^[0-9.]* //' -e 's/.*sendInitialEvents.*/streaming list/' \
+        -e 's/.*limit=.*/list in pages/' -e 's/.*watch=1.*/watch/')
+is "$requests" "streaming list
+list in pages
+watch
+streaming list
+watch" "oversized-list: that list goes in pages, the next streams again"
+is "$(summary oversized-list | sed -n '1,3p' | sort)" "CREATED a existing
+CREATED big existing
+SYNCED rv=101" "oversized-list: the list in pages has the oversized object"
+like "$(grep '^W' "$test_tmp/oversized-list.log")" \
+    'over 4096 bytes in the streaming list, listing in pages this time' \
+    "oversized-list: with a warning that says what happens"
+finish oversized-list 'in the streaming list, listing in pages'
+
+# --- A bookmark, then the stream breaks ---
+
+scripted_start bookmark
+scripted_watcher bookmark
+expect_record bookmark '^CREATED s$' \
+    "bookmark: after a bookmark and a break the watcher goes on"
+is "$(watch_rv bookmark 2)" 150 \
+    "bookmark: it rewatches from the bookmark's resourceVersion"
+bad=$(grep 'watch=1' "$test_tmp/bookmark/requests" | while read -r _ path; do
+    t=$(echo "$path" | sed -n 's/.*[?&]timeoutSeconds=\([0-9]*\).*/\1/p')
+    case $path in
+    *allowWatchBookmarks=true*) ;;
+    *) echo "no allowWatchBookmarks=true: $path" ;;
+    esac
+    if [ -z "$t" ] || [ "$t" -lt 300 ] || [ "$t" -gt 600 ]; then
+        echo "timeoutSeconds not in [300, 600]: $path"
+    fi
+done)
+is "$bad" "" \
+    "bookmark: every watch asks for bookmarks, with a timeout of 5 to 10 min"
+finish bookmark
+
 # --- Resuming from a snapshot whose resourceVersion expired ---
 
 scripted_start resume
@@ -321,6 +393,32 @@ like "$(grep '^W' "$test_tmp/damaged.log")" \
     'cannot resume from .*damaged.state: checksum mismatch' \
     "damaged: with a warning that says why"
 finish damaged 'cannot resume from'
+
+# --- Internal errors that do not pass, started first ---
+
+# The relist comes 30 s after the first error, plus up to 50 s of backoff.
+left=$((internal_start + 130 - $(date +%s)))
+[ "$left" -ge 5 ] || left=5
+expect_record internal-errors '^CREATED t at_relist$' \
+    "internal-errors: after internal errors for 30 s the watcher relists" \
+    "$left"
+lists=$(grep -v 'watch=1' "$test_tmp/internal-errors/requests" |
+    grep configmaps | cut -d' ' -f1)
+first_watch=$(watches internal-errors | head -1 | cut -d' ' -f1)
+relist_gap=$(echo "$lists" | sed -n 2p |
+    awk -v a="$first_watch" '{ printf "%.1f\n", $1 - a }')
+if ge "$relist_gap" 30 && ! ge "$relist_gap" 100; then
+    pass "internal-errors: not before 30 s ($relist_gap s)"
+else
+    fail "internal-errors: not before 30 s" "expected: 30 to 100 s" \
+        "got: $relist_gap s"
+fi
+is "$(watches internal-errors | sed -n '1,3p' | cut -d' ' -f2 | sort -u)" \
+    100 "internal-errors: until then, from the same resourceVersion"
+like "$(grep '^W' "$test_tmp/internal-errors.log")" \
+    'internal errors for more than 30s, relisting in' \
+    "internal-errors: the relist is warned about"
+finish internal-errors 'no leader|internal errors'
 
 # --- The reader of the records goes away ---
 

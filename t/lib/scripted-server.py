@@ -5,8 +5,10 @@ It plays back, scenario by scenario, faults that the real kube-apiserver
 cannot be made to produce on demand: a watch that stalls mid-object, an
 event sent one byte per write, malformed JSON, an oversized event, 410 Gone
 as a status and as an ERROR event, 429 with Retry-After, 504 "too large
-resource version", a watch that closes at once, an expired continue token,
-a snapshot's resourceVersion that has expired.
+resource version" as a status and as an ERROR event, a watch that closes
+at once, an expired continue token, a snapshot's resourceVersion that has
+expired, an oversized object in a streaming list, a bookmark just before a
+break, internal errors that do not pass.
 Everything a real API server can be made to do is tested against the real
 one (t/cluster/kube).
 
@@ -351,6 +353,94 @@ class TooLarge(Scenario):
         h.quiet(101)
 
 
+class TooLargeEvent(Scenario):
+    """The watch cache's "too large resource version": an ERROR event."""
+
+    def watch1(self, h, query):
+        h.begin_stream()
+        h.send_event(event("ERROR", status_object(
+            504, "Timeout", "Too large resource version: 100, current: 99",
+            details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                 "message": "Too large resource version"}],
+                     "retryAfterSeconds": 2})))
+        h.stall()
+
+    def watch2(self, h, query):
+        h.begin_stream()
+        h.send_event(event("ADDED", configmap("r", 101)))
+        h.quiet(101)
+
+
+class OversizedList(Scenario):
+    """An object over the limit in the first streaming list only."""
+
+    streaming = True
+    objects = [configmap("a", 100)]
+
+    def __init__(self):
+        super().__init__()
+        self.streaming_lists = 0
+
+    def streaming_list(self, h, query):
+        with self.lock:
+            self.streaming_lists += 1
+            n = self.streaming_lists
+        if n > 1:
+            self.objects = [configmap("a", 100)]
+            self.list_rv = 102
+            return super().streaming_list(h, query)
+        big = configmap("big", 101)
+        big["metadata"]["annotations"] = {"blob": "x" * 10000}
+        h.begin_stream()
+        h.send_event(event("ADDED", configmap("a", 100)))
+        h.send_event(event("ADDED", big))
+        h.stall()
+
+    def list(self, h, query):
+        self.next_list()
+        big = configmap("big", 101)
+        big["metadata"]["annotations"] = {"blob": "x" * 10000}
+        self.send_list(h, [configmap("a", 100), big], 101)
+
+    def watch1(self, h, query):
+        h.send_status(410, "Expired", "too old resource version: 101 (102)")
+
+
+class BookmarkThenBreak(Scenario):
+    """A bookmark moves the resourceVersion on, then the stream ends."""
+
+    def watch1(self, h, query):
+        h.begin_stream()
+        h.send_event(bookmark(150))
+        time.sleep(1.2)
+
+    def watch2(self, h, query):
+        h.begin_stream()
+        h.send_event(event("ADDED", configmap("s", 151)))
+        h.quiet(151)
+
+
+class InternalErrors(Scenario):
+    """Every watch ends with an internal error, until a relist."""
+
+    def list(self, h, query):
+        n = self.next_list()
+        objects = [configmap("a", 100)]
+        if n > 1:
+            objects.append(configmap("t", 120))
+        self.send_list(h, objects, 100 if n == 1 else 120)
+
+    def watch(self, h, query):
+        self.next_watch()
+        h.begin_stream()
+        if self.lists > 1:
+            h.quiet(120)
+            return
+        h.send_event(event("ERROR", status_object(
+            500, "InternalError", "etcdserver: no leader")))
+        h.stall()
+
+
 class Closes(Scenario):
     """Three watches that end at once without an event."""
 
@@ -434,7 +524,10 @@ class Resume(Scenario):
 SCENARIOS = {
     "stall": Stall, "one-byte": OneByte, "malformed": Malformed,
     "oversized": Oversized, "gone": Gone, "throttled": Throttled,
-    "too-large": TooLarge, "closes": Closes, "error-event": ErrorEvent,
+    "too-large": TooLarge, "too-large-event": TooLargeEvent,
+    "oversized-list": OversizedList, "bookmark": BookmarkThenBreak,
+    "internal-errors": InternalErrors,
+    "closes": Closes, "error-event": ErrorEvent,
     "pages": Pages, "streaming": Streaming, "late": Late, "resume": Resume,
 }
 
