@@ -293,18 +293,22 @@ position_save(struct position *p, bool force)
         return 0;
 
     /*
-     * Aggregation first: after a crash between the two files the counts
-     * may run ahead of the store by the replayed repeats, never behind.
+     * The store first: after a crash between the two files the counts are
+     * behind the store, never ahead.  Ahead, the changes replayed from the
+     * older store would find their own decisions committed and count once
+     * more: a series of 2 for one change.  Behind, a later repeat of an
+     * Event decided in between is counted from the older count, or written
+     * as an Event of its own: no change counts twice.
      */
-    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
-    if (r < 0)
-        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
-                 strerror(-r));
     r = store_save(p->store, p->state_path, p->watermark);
     if (r < 0) {
         log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
         return r;
     }
+    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
+    if (r < 0)
+        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
+                 strerror(-r));
     p->dirty = false;
     p->saved_at = now;
     p->saves++;
