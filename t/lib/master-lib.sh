@@ -31,14 +31,17 @@ http() {
     curl -sS -w '\n%{http_code}' "http://127.0.0.1:$(master_port)$1"
 }
 
-# child_pid ROLE [RESOURCE]: the pid of the master's child, if running.
+# child_pid ROLE [RESOURCE]: the pid of the master's child; fails when
+# none runs, so that it serves as a condition too.
 child_pid() {
     if [ "$1" = emitter ]; then
-        pgrep -P "$master_pid" -f '^event-controller emitter ' | head -1
+        pid=$(pgrep -P "$master_pid" -f '^event-controller emitter ' |
+            head -1)
     else
-        pgrep -P "$master_pid" -f \
-            "^event-controller watcher .*--resource $2 " | head -1
+        pid=$(pgrep -P "$master_pid" -f \
+            "^event-controller watcher .*--resource $2 " | head -1)
     fi
+    [ -n "$pid" ] && echo "$pid"
 }
 
 # children_count: how many children the master has.
