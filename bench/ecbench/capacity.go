@@ -41,8 +41,9 @@ func capacity(kubeconfig, ns string, n, concurrency int) {
 				if i > int64(n) {
 					return
 				}
+				ev := capacityEvent(ns, i)
 				_, err := cs.EventsV1().Events(ns).Create(ctx,
-					capacityEvent(ns, i), metav1.CreateOptions{})
+					ev, metav1.CreateOptions{})
 				if err != nil {
 					failed.Add(1)
 				}
@@ -56,7 +57,7 @@ func capacity(kubeconfig, ns string, n, concurrency int) {
 	cpu, _ := procCPU(os.Getpid())
 	out, _ := json.Marshal(map[string]any{
 		"events": n, "failed": failed.Load(), "seconds": secs,
-		"rate": float64(int64(n)-failed.Load()) / secs,
+		"rate":    float64(int64(n)-failed.Load()) / secs,
 		"pss_kib": pss, "cpu_s": cpu,
 	})
 	fmt.Println(string(out))
@@ -66,9 +67,10 @@ func capacity(kubeconfig, ns string, n, concurrency int) {
 // for a created object.
 func capacityEvent(ns string, i int64) *eventsv1.Event {
 	obj := fmt.Sprintf("cap-%d", i)
+	name := fmt.Sprintf("%s.%x", obj, time.Now().UnixNano())
 	return &eventsv1.Event{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s.%x", obj, time.Now().UnixNano()),
+			Name:      name,
 			Namespace: ns,
 		},
 		EventTime:           metav1.NowMicro(),

@@ -38,10 +38,12 @@ func widgetCRD(i int) *unstructured.Unstructured {
 				"listKind": kind + "List",
 			},
 			"versions": []any{map[string]any{
-				"name":         "v1",
-				"served":       true,
-				"storage":      true,
-				"subresources": map[string]any{"status": map[string]any{}},
+				"name":    "v1",
+				"served":  true,
+				"storage": true,
+				"subresources": map[string]any{
+					"status": map[string]any{},
+				},
 				"schema": map[string]any{
 					"openAPIV3Schema": map[string]any{
 						"type": "object",
@@ -75,7 +77,8 @@ func installCRDs(kubeconfig string, n int) {
 	disc := discovery.NewDiscoveryClientForConfigOrDie(cfg)
 	deadline := time.Now().Add(120 * time.Second)
 	for {
-		list, err := disc.ServerResourcesForGroupVersion(benchGroup + "/v1")
+		gv := benchGroup + "/v1"
+		list, err := disc.ServerResourcesForGroupVersion(gv)
 		served := 0
 		if err == nil {
 			for _, r := range list.APIResources {
@@ -88,7 +91,8 @@ func installCRDs(kubeconfig string, n int) {
 			break
 		}
 		if time.Now().After(deadline) {
-			fatal("discovery serves %d of %d widget resources", served, n)
+			fatal("discovery serves %d of %d widget resources",
+				served, n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -10,6 +10,7 @@
 //	ecbench workload KUBECONFIG NS N OBJECTS PREFIX
 //	ecbench steady KUBECONFIG NS N OBJECTS RATE SECONDS
 //	ecbench proc PID...
+//	ecbench table RESULTS.jsonl PLOT.dat
 //
 // Every measuring subcommand prints one line of JSON on stdout; progress
 // goes to stderr.
@@ -72,7 +73,7 @@ func need(n int) {
 func main() {
 	if len(os.Args) < 2 {
 		fatal("usage: ecbench crds|capacity|reference|preload|" +
-			"workload|steady|proc ...")
+			"workload|steady|proc|table ...")
 	}
 	a := os.Args[2:]
 	switch os.Args[1] {
@@ -98,6 +99,9 @@ func main() {
 	case "proc":
 		need(1)
 		procReport(a)
+	case "table":
+		need(2)
+		table(a[0], a[1])
 	default:
 		fatal("unknown subcommand %q", os.Args[1])
 	}

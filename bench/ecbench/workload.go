@@ -85,9 +85,9 @@ func preload(kubeconfig, ns string, n, perResource int, prefix string) {
 	var failed atomic.Int64
 	run(n, perResource, func(t task) {
 		name := objectName(prefix, t)
+		obj := widgetObject(ns, name, t.resource)
 		_, err := dyn.Resource(widget(t.resource)).Namespace(ns).Create(
-			context.Background(), widgetObject(ns, name, t.resource),
-			metav1.CreateOptions{})
+			context.Background(), obj, metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			failed.Add(1)
 		}
@@ -161,8 +161,9 @@ func watchEvents(ctx context.Context, cs kubernetes.Interface, ns,
 					continue
 				}
 				rv = e.ResourceVersion
-				if ev.Type != watch.Added ||
-					!strings.HasPrefix(e.Regarding.Name, prefix+"-") {
+				mine := strings.HasPrefix(e.Regarding.Name,
+					prefix+"-")
+				if ev.Type != watch.Added || !mine {
 					continue
 				}
 				t.see(e.Regarding.Name + "/" + e.Reason)
@@ -203,7 +204,8 @@ func workload(kubeconfig, ns string, n, perResource int, prefix string) {
 		if seen >= expected {
 			break
 		}
-		if time.Since(last) > settle && time.Since(start) > wrote+settle {
+		quiet := time.Since(last) > settle
+		if quiet && time.Since(start) > wrote+settle {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -270,9 +272,9 @@ func report(t *timings, start time.Time, wrote time.Duration,
 		}
 	}
 	sort.Float64s(lat)
-	span := t.lastSeen.Sub(start).Seconds()
-	rate := 0.0
-	if span > 0 {
+	span, rate := 0.0, 0.0
+	if len(t.seen) > 0 {
+		span = t.lastSeen.Sub(start).Seconds()
 		rate = float64(len(t.seen)) / span
 	}
 	out, _ := json.Marshal(map[string]any{
@@ -298,9 +300,11 @@ func steady(kubeconfig, ns string, n, perResource, rate, seconds int) {
 		<-tick.C
 		k := task{1 + i%n, (i / n) % perResource}
 		patch := fmt.Sprintf(`{"spec":{"round":%d}}`, i)
-		_, err := dyn.Resource(widget(k.resource)).Namespace(ns).Patch(
-			context.Background(), objectName("pre", k),
-			types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		api := dyn.Resource(widget(k.resource)).Namespace(ns)
+		name := objectName("pre", k)
+		_, err := api.Patch(context.Background(), name,
+			types.MergePatchType, []byte(patch),
+			metav1.PatchOptions{})
 		if err != nil {
 			failed++
 		}
