@@ -9,6 +9,7 @@
 . "$top_srcdir/t/lib/test-lib.sh"
 
 verify_events="${PYTHON:-python3} $top_srcdir/t/lib/verify-events.py"
+workload="${PYTHON:-python3} $top_srcdir/t/lib/workload.py"
 
 # emit_init: the directories of this test's processes.
 emit_init() {

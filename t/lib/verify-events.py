@@ -1,16 +1,59 @@
 #!/usr/bin/env python3
 """Compares what a test did with the Events the apiserver holds.
 
-    verify-events.py RECORD EVENTS.json...
+    verify-events.py [--log LOG]... RECORD EVENTS.json...
 
-RECORD has one line per expected Event, in the order of the changes:
-"NAME<TAB>REASON<TAB>NOTE", NOTE a Python regular expression that must
-match the whole note.  Object names must be unique in the record: an
-object is found by name and its Events by regarding.uid.  EVENTS.json
-files are events.k8s.io/v1 EventLists.
+EVENTS.json files are events.k8s.io/v1 EventLists.  RECORD comes in one
+of two forms.
 
-Prints one line per problem: missed, duplicated, unexpected, out of
-order, incomplete; then a summary.  Exits 1 when there is a problem.
+A record written by a test has one line per expected Event, in the order
+of the changes: "NAME<TAB>REASON<TAB>NOTE", NOTE a Python regular
+expression that must match the whole note.  Object names must be unique
+in the record: an object is found by name and its Events by
+regarding.uid.  Prints one line per problem: missed, duplicated,
+unexpected, out of order, incomplete; then a summary.
+
+A record written by workload.py has one JSON object a line per change,
+with the object's uid, its resourceVersion after the change and the
+Event the change should make (see workload.py).  Each Event is then
+either direct, written from a watch event, or a resync Event, written
+from a relist and marked "(observed at resync)", and:
+
+- A direct Event represents the change whose reason and note it has, and
+  must name the resourceVersion of that change (a Deleted Event, the
+  deletion's own: after the object's last version).
+- A resync Event represents the changes a relist collapsed into it: the
+  relist compares the object with the last version the watcher knew and
+  names its current version.  "created" represents every change up to
+  the version it names; "spec changed (generation A → B)" the spec
+  changes from generation A to B, and "phase X → Y" the status changes
+  from phase X to Y, up to the version it names; "deleted while not
+  watched" every change after the version it names, the last one known.
+- A gap is what a relist collapsed: from the resourceVersion whose watch
+  got 410 Gone to the resourceVersion the following list had, as the
+  watchers log them (the LOG files, at -v 2).
+
+Every change must be represented exactly once.  Two exceptions, both
+inside a gap: a change of an object created and deleted within the gap
+is represented by nothing, since no list ever held it; and a change that
+a direct Event represents may also be part of a resync Event, when an
+emitter that died had written that Event after the position the watcher
+resumed from.  A series count of N counts as N Events.
+
+Problems, each counted and printed on a line:
+- missed: a change no Event represents;
+- duplicated: a change represented more than once;
+- wrong reason: an Event of an object that describes none of its changes
+  (a wrong reason, or a wrong message);
+- wrong object: an Event whose regarding does not name an object the
+  workload changed (uid, kind, name, namespace), or names the wrong
+  resourceVersion of it; and an Event that lacks a required field;
+- out of order: of one object, the Events ordered by the changes they
+  represent do not have increasing resourceVersions and eventTimes.
+Then the summary "missed N, duplicated N, wrong reason N, wrong object
+N, out of order N".
+
+Exits 1 when there is a problem.
 """
 import collections
 import json
@@ -91,11 +134,10 @@ def check_object(name, wanted, got, problems):
             name, " ".join(str(rv) for rv in firsts)))
 
 
-def main():
-    if len(sys.argv) < 3:
-        sys.exit("usage: verify-events.py RECORD EVENTS.json...")
-    expected = load_record(sys.argv[1])
-    events = load_events(sys.argv[2:])
+def verify_test_record(record, paths):
+    """The record a test wrote by hand: one expected Event a line."""
+    expected = load_record(record)
+    events = load_events(paths)
     by_name = collections.defaultdict(list)
     problems = []
     for e in events:
@@ -121,6 +163,281 @@ def main():
     print("%d problems; %d Events expected for %d objects, %d written" %
           (len(problems), n, len(expected), len(events)))
     sys.exit(1 if problems else 0)
+
+
+# --- Records of workload.py ---
+
+RESYNC = " (observed at resync)"
+KINDS = ("missed", "duplicated", "wrong reason", "wrong object",
+         "out of order")
+
+
+def number(rv):
+    """A resourceVersion of the test's etcd as a number, for gaps and
+    order only; the controller itself never compares them."""
+    return int(rv) if rv and rv.isdigit() else 0
+
+
+class Changed:
+    """One object of the workload: its changes, in the order made."""
+
+    def __init__(self, first):
+        self.uid, self.name = first["uid"], first["name"]
+        self.kind, self.resource = first["kind"], first["resource"]
+        self.changes = []
+
+    def version(self, rv):
+        """The index of the change that made version rv, or None."""
+        for i, c in enumerate(self.changes):
+            if c["exists"] and c["rv"] == rv:
+                return i
+        return None
+
+    def revisions(self, i):
+        """The revisions change i may have been made at, as (low, high]:
+        a deletion lies between the object's last version and the
+        version read after it."""
+        c = self.changes[i]
+        if c["exists"]:
+            return number(c["rv"]) - 1, number(c["rv"])
+        return number(c["rv"]), number(c.get("deleted_by")) or 1 << 62
+
+
+def load_workload(path):
+    objects = collections.OrderedDict()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            c = json.loads(line)
+            o = objects.setdefault(c["uid"], Changed(c))
+            o.changes.append(c)
+    for o in objects.values():
+        o.changes.sort(key=lambda c: c["step"])
+    return objects
+
+
+def load_gaps(paths):
+    """Per resource, the (from, to] of each relist after 410 Gone."""
+    gaps = collections.defaultdict(list)
+    expired = {}
+    too_old = re.compile(r" event-controller/(\S+) resourceVersion (\d+) "
+                         r"is too old \(410 Gone\)")
+    listed = re.compile(r" event-controller/(\S+) listed \S+ at "
+                        r"resourceVersion (\d+)")
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                m = too_old.search(line)
+                if m:
+                    expired[m.group(1)] = int(m.group(2))
+                    continue
+                m = listed.search(line)
+                if m and m.group(1) in expired:
+                    gaps[m.group(1)].append(
+                        (expired.pop(m.group(1)), int(m.group(2))))
+    return gaps
+
+
+class Verdict:
+    def __init__(self):
+        self.counts = dict.fromkeys(KINDS, 0)
+        self.lines = []
+
+    def add(self, kind, text, n=1):
+        self.counts[kind] += n
+        self.lines.append("%s: %s" % (kind, text))
+
+
+def describe(e):
+    return "%s %r at resourceVersion %s" % (
+        e["reason"], e.get("note"), e["regarding"].get("resourceVersion"))
+
+
+def resync_covers(o, reason, note, rv):
+    """The indices of the changes a resync Event represents; None when it
+    describes no change of o."""
+    changes, k = o.changes, o.version(rv)
+    if reason == "Deleted" and note == "deleted while not watched":
+        if k is None or changes[-1]["exists"]:
+            return None
+        return list(range(k + 1, len(changes)))
+    if k is None:
+        return None
+    if reason == "Created" and note == "created":
+        return list(range(0, k + 1))
+    m = re.fullmatch(r"spec changed \(generation (\d+) → (\d+)\)", note)
+    if reason == "Updated" and m:
+        a, b = int(m.group(1)), int(m.group(2))
+        run = [i for i in range(1, k + 1)
+               if changes[i]["reason"] == "Updated"
+               and changes[i - 1]["generation"] >= a
+               and changes[i]["generation"] <= b]
+        if (run and changes[run[0] - 1]["generation"] == a
+                and changes[k]["generation"] == b):
+            return run
+        return None
+    m = re.fullmatch(r"phase (\S+) → (\S+)", note)
+    if reason == "StatusChanged" and m:
+        was, now = m.group(1), m.group(2)
+        phases = [c["phase"] or "none" for c in changes]
+        if phases[k] != now or was not in phases[:k]:
+            return None
+        start = max(i for i in range(k) if phases[i] == was)
+        run = [i for i in range(start + 1, k + 1)
+               if changes[i]["reason"] == "StatusChanged"]
+        return run or None
+    return None
+
+
+def direct_change(o, e, verdict):
+    """The index of the change a direct Event represents, or None."""
+    reason, note = e["reason"], e.get("note", "")
+    rv = e["regarding"].get("resourceVersion", "")
+    found = [i for i, c in enumerate(o.changes)
+             if c["reason"] == reason and c["note"] == note]
+    if not found:
+        others = [c["reason"] for c in o.changes if c["note"] == note]
+        verdict.add("wrong reason", "%s %s: %s; %s" % (
+            o.resource, o.name, describe(e),
+            "its change has reason " + others[0] if others
+            else "it describes none of its changes"))
+        return None
+    i = found[0]
+    low, high = o.revisions(i)
+    if not low < number(rv) <= high:
+        verdict.add("wrong object", "%s %s: %s; the change was made at "
+                    "resourceVersion %s" % (o.resource, o.name, describe(e),
+                                            o.changes[i]["rv"]
+                                            if high == low + 1 else
+                                            "(%d, %d]" % (low, high)))
+        return None
+    return i
+
+
+def in_gap(o, i, gaps):
+    low, high = o.revisions(i)
+    return any(low < to and high > start for start, to in gaps)
+
+
+def born_in_gap(o, gaps):
+    """Created and deleted within one gap: no list ever held it."""
+    if o.changes[-1]["exists"]:
+        return False
+    created = number(o.changes[0]["rv"])
+    last = number(o.changes[-1]["rv"])
+    return any(start < created and last < to for start, to in gaps)
+
+
+def check_order(o, seen, verdict):
+    """seen: (first change represented, Event); by change, the Events'
+    resourceVersions and eventTimes must not go back."""
+    seen.sort(key=lambda s: s[0])
+    for (i, a), (j, b) in zip(seen, seen[1:]):
+        if i == j:
+            continue
+        rv_back = (number(b["regarding"].get("resourceVersion"))
+                   < number(a["regarding"].get("resourceVersion")))
+        if rv_back or b.get("eventTime", "") < a.get("eventTime", ""):
+            verdict.add("out of order", "%s %s: %s at %s, then %s at %s" % (
+                o.resource, o.name, describe(a), a.get("eventTime"),
+                describe(b), b.get("eventTime")))
+
+
+def check_changed(o, got, gaps, verdict):
+    n = len(o.changes)
+    direct, resync = [0] * n, [0] * n
+    seen = []
+    for e in got:
+        count = (e.get("series") or {}).get("count", 1)
+        note = e.get("note", "")
+        if note.endswith(RESYNC):
+            covers = resync_covers(o, e["reason"], note[:-len(RESYNC)],
+                                   e["regarding"].get("resourceVersion"))
+            if covers is None:
+                verdict.add("wrong reason", "%s %s: %s describes none of "
+                            "its changes" % (o.resource, o.name,
+                                             describe(e)))
+                continue
+            for i in covers:
+                resync[i] += count
+            if covers:
+                seen.append((covers[0], e))
+            continue
+        i = direct_change(o, e, verdict)
+        if i is not None:
+            direct[i] += count
+            seen.append((i, e))
+    collapsed = born_in_gap(o, gaps)
+    for i, c in enumerate(o.changes):
+        if c["reason"] is None:
+            continue
+        what = "%s %s: %s %r at resourceVersion %s" % (
+            o.resource, o.name, c["reason"], c["note"], c["rv"])
+        if direct[i] + resync[i] == 0:
+            if not collapsed:
+                verdict.add("missed", what)
+            continue
+        extra = max(direct[i] - 1, 0) + max(resync[i] - 1, 0)
+        if direct[i] and resync[i] and not in_gap(o, i, gaps):
+            extra += 1
+        if extra:
+            verdict.add("duplicated", "%s, %d Events direct, %d at resync"
+                        % (what, direct[i], resync[i]), extra)
+    check_order(o, seen, verdict)
+
+
+def regarding_ok(o, e, namespace):
+    ref = e["regarding"]
+    return (ref.get("kind") == o.kind and ref.get("name") == o.name
+            and ref.get("namespace") == namespace)
+
+
+def verify_workload(record, paths, logs):
+    objects = load_workload(record)
+    events = load_events(paths)
+    gaps = load_gaps(logs)
+    verdict = Verdict()
+    by_uid = collections.defaultdict(list)
+    for e in events:
+        lacks = incomplete(e)
+        ref = e.get("regarding") or {}
+        o = objects.get(ref.get("uid"))
+        if lacks:
+            verdict.add("wrong object", "%s lacks %s" % (
+                e["metadata"]["name"], lacks))
+        elif o is None or not regarding_ok(o, e, e["metadata"]["namespace"]):
+            verdict.add("wrong object", "%s is about %s %s uid %s: %s" % (
+                e["metadata"]["name"], ref.get("kind"), ref.get("name"),
+                ref.get("uid"), describe(e)))
+        else:
+            by_uid[o.uid].append(e)
+    for o in objects.values():
+        check_changed(o, by_uid.get(o.uid, []), gaps.get(o.resource, []),
+                      verdict)
+    for line in verdict.lines:
+        print(line)
+    changes = sum(len(o.changes) for o in objects.values())
+    relists = sum(len(g) for g in gaps.values())
+    print("%d changes to %d objects, %d Events, %d relists after 410 Gone" %
+          (changes, len(objects), len(events), relists))
+    print(", ".join("%s %d" % (k, verdict.counts[k]) for k in KINDS))
+    return 1 if verdict.lines else 0
+
+
+def main():
+    args, logs = sys.argv[1:], []
+    while len(args) >= 2 and args[0] == "--log":
+        logs.append(args[1])
+        args = args[2:]
+    if len(args) < 2:
+        sys.exit("usage: verify-events.py [--log LOG]... RECORD "
+                 "EVENTS.json...")
+    with open(args[0], encoding="utf-8") as f:
+        first = next((line for line in f if line.strip()), "")
+    if first.startswith("{"):
+        sys.exit(verify_workload(args[0], args[1:], logs))
+    verify_test_record(args[0], args[1:])
 
 
 if __name__ == "__main__":
