@@ -128,6 +128,7 @@ is "$(can create events default)" no \
 # --- The controller with that identity and the ConfigMap's settings ---
 
 token=$(k -n "$ns" create token event-controller --duration=1h 2>&1)
+secret_add "$token"
 like "$token" '^ey' "a token can be minted for the service account"
 cat >"$test_tmp/sa.kubeconfig" <<YAML
 apiVersion: v1

@@ -235,4 +235,38 @@ log_clean() {
         fail "the log has no unexpected error and no sanitizer report" \
             "$bad" "$san"
     fi
+    secrets_absent "$file"
+}
+
+# secret_add SECRET: a token or key the test made, which no log may hold.
+secret_add() {
+    printf '%s\n' "$1" >>"$test_tmp/secrets"
+}
+
+# secrets_list: the tokens and private keys in use, one a line: the
+# control plane's static tokens, a line from the middle of each of its
+# private keys, and what the test added with secret_add.
+secrets_list() {
+    dir=${cluster_dir:-}
+    if [ -n "$dir" ] && [ -d "$dir" ]; then
+        [ -f "$dir/tokens.csv" ] && cut -d, -f1 "$dir/tokens.csv"
+        for key in "$dir"/*.key; do
+            [ -f "$key" ] && sed -n 3p "$key"
+        done
+    fi
+    [ -f "$test_tmp/secrets" ] && cat "$test_tmp/secrets"
+    return 0
+}
+
+# secrets_absent FILE: FILE holds none of secrets_list.
+secrets_absent() {
+    secrets_list | grep -v '^$' >"$test_tmp/secrets.all"
+    if [ ! -s "$test_tmp/secrets.all" ]; then
+        pass "the log holds no token or key (none in use)"
+    elif grep -qF -f "$test_tmp/secrets.all" "$1"; then
+        fail "the log holds no token or key" \
+            "found $(grep -cF -f "$test_tmp/secrets.all" "$1") line(s)"
+    else
+        pass "the log holds no token or key"
+    fi
 }
