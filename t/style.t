@@ -1,12 +1,14 @@
 #!/bin/sh
-# The house style: no line wider than 80 columns in src/, include/ and t/,
-# and C formatted by .clang-format.
+# The house style: no line wider than 80 columns in the code, the tests,
+# the scripts and the build files, and C formatted by .clang-format.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/test-lib.sh"
 
 cd "$top_srcdir" || bail_out "no source tree"
-files=$(find src include t fuzz bench -type f \
+files=$( (find src include t fuzz bench -type f \
         \( -name '*.[ch]' -o -name '*.sh' -o -name '*.t' -o -name '*.go' \
-        -o -name kube -o -name setup \) ! -path 't/.*' 2>/dev/null | sort)
+        -o -name '*.py' -o -name kube -o -name setup -o -name run-tests \
+        -o -name run \) ! -path 't/.*' 2>/dev/null
+        ls configure.ac Makefile.am demo .ci/run) | sort)
 
 wide=
 for f in $files; do
