@@ -36,7 +36,8 @@ item() {
 }
 is "$(item Deployment '.spec.template.metadata.labels.app')" \
     event-controller "the pods carry the seed's label app=event-controller"
-is "$(item Deployment '.spec.replicas')" 1 "one replica"
+is "$(item Deployment '.spec.replicas')" 2 \
+    "two replicas, since the configuration elects a leader"
 pod='.spec.template.spec'
 c="$pod.containers[0]"
 is "$(item Deployment "$c.args | join(\" \")")" \
@@ -192,6 +193,14 @@ is "$(created_event)" \
 like "$(cat "$master_log")" \
     'event-controller/notebooks \[start to watch\] from=[0-9]+' \
     "it logs the seed's line when it starts to watch"
+like "$(k -n "$ns" get lease event-controller \
+    -o jsonpath='{.spec.holderIdentity}' 2>&1)" '^event-controller-test' \
+    "it holds the Lease, with only the Role's permissions"
+has_position() {
+    [ -n "$(k -n "$ns" get configmaps -o name \
+        -l app.kubernetes.io/managed-by=event-controller)" ]
+}
+check "and keeps its position in a ConfigMap" wait_until 10 has_position
 
 kill -TERM "$master_pid"
 wait "$master_pid"
