@@ -44,6 +44,11 @@ struct watcher_options {
     int output_fd;
     size_t max_event_bytes;
     long stall_seconds;
+    /*
+     * Stand by if the resource is cluster-scoped: the watcher of another
+     * namespace of the same list watches it, once for all.
+     */
+    bool namespaced_only;
 };
 
 /*

@@ -24,6 +24,7 @@ enum phase {
     PHASE_DISCOVER,
     PHASE_LIST,
     PHASE_WATCH,
+    PHASE_STANDBY, /* cluster-scoped, watched by another watcher */
     PHASE_EXIT,
 };
 

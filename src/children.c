@@ -200,6 +200,10 @@ watcher_args(struct args *a, const struct child *c, const struct ec_config *cfg)
     else if (c->namespace) {
         arg(a, "--namespace");
         arg(a, "%s", c->namespace);
+        /* A cluster-scoped resource is watched once, in the first. */
+        if (cfg->n_namespaces > 1 &&
+            strcmp(c->namespace, cfg->namespaces[0]) != 0)
+            arg(a, "--namespaced-only");
     }
     if (r->label_selector) {
         arg(a, "--label-selector");

@@ -276,6 +276,15 @@ discovered(struct watcher *w)
         w->phase = PHASE_EXIT;
         return;
     }
+    if (!w->api.namespaced && w->opt->namespaced_only) {
+        log_info(1,
+                 "%s is cluster-scoped: the watcher of the first "
+                 "namespace watches it, this one stands by",
+                 w->opt->key);
+        watcher_synced(w);
+        w->phase = PHASE_STANDBY;
+        return;
+    }
     snprintf(w->api_version, sizeof(w->api_version), "%s%s%s", w->opt->group,
              *w->opt->group ? "/" : "", w->opt->version);
     log_info(2, "%s is served: kind %s, %s", w->opt->key, w->api.kind,
@@ -553,6 +562,8 @@ watcher_run(struct kube_client *client, const struct watcher_options *opt,
             discover(&w);
         else if (w.phase == PHASE_LIST)
             list(&w);
+        else if (w.phase == PHASE_STANDBY)
+            w.wait_ms = 60000;
         else
             watcher_stream(&w, false);
         if (w.output_error && w.phase != PHASE_EXIT)

@@ -4,7 +4,8 @@
  * metrics and the Kubernetes client.
  *
  *   event-controller watcher --group G --version V --resource R
- *       [--namespace NS | --all-namespaces] [--label-selector S]
+ *       [--namespace NS [--namespaced-only] | --all-namespaces]
+ *       [--label-selector S]
  *       [--field-selector S] [--status-field F]... [--no-status-fields]
  *       [--kubeconfig FILE] [--context NAME] [--state FILE]
  *       [--output-fd N] [--metrics-fd N] [--max-event-bytes N]
@@ -60,6 +61,7 @@ enum {
     OPT_MAX_EVENT_BYTES,
     OPT_STALL_TIMEOUT,
     OPT_LOG_FORMAT,
+    OPT_NAMESPACED_ONLY,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +70,7 @@ static const struct option long_options[] = {
     {"resource", required_argument, NULL, OPT_RESOURCE},
     {"namespace", required_argument, NULL, OPT_NAMESPACE},
     {"all-namespaces", no_argument, NULL, OPT_ALL_NAMESPACES},
+    {"namespaced-only", no_argument, NULL, OPT_NAMESPACED_ONLY},
     {"label-selector", required_argument, NULL, OPT_LABEL_SELECTOR},
     {"field-selector", required_argument, NULL, OPT_FIELD_SELECTOR},
     {"status-field", required_argument, NULL, OPT_STATUS_FIELD},
@@ -184,6 +187,9 @@ take_option(struct watcher_args *a, int c, const char *value)
         break;
     case OPT_ALL_NAMESPACES:
         a->all_namespaces = true;
+        break;
+    case OPT_NAMESPACED_ONLY:
+        a->opt.namespaced_only = true;
         break;
     case OPT_LABEL_SELECTOR:
         a->opt.label_selector = value;
