@@ -31,6 +31,7 @@
 
 #include "children.h"
 #include "election.h"
+#include "backoff.h"
 #include "emitter.h"
 #include "event.h"
 #include "log.h"
@@ -547,25 +548,51 @@ drain(struct emitter *e)
                  writer_depth(e->writer));
 }
 
-/* Finds which Event API the apiserver serves. */
-static enum event_api
-discover_api(struct kube_client *client)
+/* Sleeps ms milliseconds, or less if asked to stop. */
+static void
+sleep_unless_stopped(uint64_t ms)
 {
-    struct kube_response resp = {0};
-    int r = kube_request(client, "GET", "/apis/events.k8s.io/v1", NULL, NULL, 0,
-                         &resp);
-    enum event_api api = EVENT_API_CORE_V1;
+    uint64_t end = backoff_clock_ms(NULL) + ms;
 
-    if (r == 0 && resp.status == 200)
-        api = EVENT_API_EVENTS_V1;
-    else if (r < 0)
-        log_warn("discovery of events.k8s.io/v1 failed: %s, writing core/v1 "
-                 "Events",
-                 resp.error);
-    log_info(1, "writing %s Events",
-             api == EVENT_API_EVENTS_V1 ? "events.k8s.io/v1" : "core/v1");
-    kube_response_free(&resp);
-    return api;
+    while (!stop_requested && backoff_clock_ms(NULL) < end)
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+}
+
+/*
+ * Finds which Event API the apiserver serves: events.k8s.io/v1 where the
+ * group version answers 200, core/v1 where it answers 404.  Any other
+ * answer says nothing about it, and a guess would write the older form
+ * until the next restart: ask again, with backoff.  Returns 0 or
+ * -ECANCELED when asked to stop meanwhile.
+ */
+static int
+discover_api(struct kube_client *client, enum event_api *api)
+{
+    struct backoff b;
+
+    backoff_init(&b, BACKOFF_INITIAL_MS, BACKOFF_CAP_MS);
+    while (!stop_requested) {
+        struct kube_response resp = {0};
+        int r = kube_request(client, "GET", "/apis/events.k8s.io/v1", NULL,
+                             NULL, 0, &resp);
+        long status = r == 0 ? resp.status : 0;
+        uint64_t wait = status == 200 || status == 404 ? 0 : backoff_next(&b);
+
+        if (wait > 0)
+            log_warn("discovery of events.k8s.io/v1 failed: %s, retrying in "
+                     "%.1fs",
+                     r < 0 ? resp.error : "unexpected HTTP status",
+                     wait / 1000.0);
+        kube_response_free(&resp);
+        if (wait == 0) {
+            *api = status == 200 ? EVENT_API_EVENTS_V1 : EVENT_API_CORE_V1;
+            log_info(1, "writing %s Events",
+                     status == 200 ? "events.k8s.io/v1" : "core/v1");
+            return 0;
+        }
+        sleep_unless_stopped(wait);
+    }
+    return -ECANCELED;
 }
 
 /* The candidate for the Lease of --lease. */
@@ -592,6 +619,7 @@ setup(struct emitter *e, const struct emitter_options *opt)
 {
     struct sigaction sa = {.sa_handler = on_stop};
     char err[512];
+    int r;
 
     signal(SIGPIPE, SIG_IGN);
     sigaction(SIGTERM, &sa, NULL);
@@ -606,8 +634,10 @@ setup(struct emitter *e, const struct emitter_options *opt)
         return -EINVAL;
     }
     kube_set_cancel_flag(&stop_requested);
-    e->api = discover_api(e->client);
+    r = discover_api(e->client, &e->api);
     kube_set_cancel_flag(NULL);
+    if (r < 0)
+        return r;
     e->leading = !opt->lease_name;
     if (opt->lease_name && setup_election(e, opt) < 0)
         return -ENOMEM;
@@ -636,6 +666,8 @@ emitter_run(const struct emitter_options *opt)
         /* No client: the kubeconfig cannot work until it changes. */
         if (r == -EINVAL)
             status = EX_CONFIG;
+        else if (r == -ECANCELED)
+            status = EXIT_SUCCESS;
         goto out;
     }
     if (e->leading)

@@ -484,6 +484,7 @@ body_core_v1(json_object *body, const struct event *event,
     json_object_object_add(body, "source", src);
     add_string(body, "reportingComponent", source->reporting_controller);
     add_string(body, "reportingInstance", source->reporting_instance);
+    add_string(body, "action", event->action);
 }
 
 /* The body that creates an Event; see event.h. */

@@ -328,6 +328,7 @@ test_bodies(void)
     is_str(member(j, "source", "component"), src.reporting_controller,
            "source.component");
     is_str(member(j, "count", NULL), "1", "count is 1");
+    is_str(member(j, "action", NULL), e[0].action, "core/v1 has the action");
     ok(!member(j, "eventTime", NULL), "eventTime stays unset in core/v1");
     json_object_put(j);
     free(text);
