@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "kube.h"
+#include "metrics.h"
 #include "kubeconfig.h"
 #include "log.h"
 
@@ -64,12 +65,17 @@ kube_set_cancel_flag(volatile sig_atomic_t *flag)
     cancel_flag = flag;
 }
 
-/* Called by libcurl at least once a second, which bounds the delay. */
+/*
+ * Called by libcurl at least once a second, which bounds the delay of a
+ * cancel; and the moment to publish the metrics, which on a quiet watch
+ * would otherwise wait for its next data.
+ */
 static int
 progress_cb(void *data, curl_off_t dltotal, curl_off_t dlnow,
             curl_off_t ultotal, curl_off_t ulnow)
 {
     (void)data, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    metrics_publish(false);
     return cancel_flag && *cancel_flag;
 }
 

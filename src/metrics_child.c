@@ -147,6 +147,12 @@ metrics_publish(bool force)
     len = metrics_format(buf, sizeof(buf));
     if (len > sizeof(buf))
         len = sizeof(buf);
+    /*
+     * An empty datagram reads as the end of the socket to the master,
+     * which would stop listening to this child for good.
+     */
+    if (len == 0)
+        return;
     /* A full socket means the master is busy: the next snapshot will do. */
     if (send(metrics_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
         return;

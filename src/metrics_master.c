@@ -64,7 +64,7 @@ static const struct family families[] = {
     {"event_controller_events_aggregated_total", FAMILY_COUNTER,
      "Events folded into an earlier one as a repeat.", false},
     {"event_controller_events_dropped_total", FAMILY_COUNTER,
-     "Events dropped: queue full, or writes that kept failing.", false},
+     "Events the API server refused, or whose writes kept failing.", false},
     {"event_controller_events_retried_total", FAMILY_COUNTER,
      "Event writes tried again.", false},
     {"event_controller_events_spam_limited_total", FAMILY_COUNTER,

@@ -343,12 +343,7 @@ watcher_expired(struct watcher *w, const char *from)
 
 /*
  * The seed's line, from this file as the seed's came from its loop.  The
- * metrics go out now: during a watch they are published only as data
- * arrives.
- *
- * Known shortcoming: what is counted in the last second before a watch
- * falls quiet reaches the master with its next data, a bookmark within a
- * minute when the watch cache serves it, or at the next request.
+ * metrics go out now, not within the second as during a watch.
  */
 void
 watcher_started(struct watcher *w)

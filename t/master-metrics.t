@@ -39,6 +39,25 @@ done
 is "$(grep '^# TYPE ' "$test_tmp/metrics" | sort | uniq -d)" "" \
     "each family has one TYPE line"
 
+# moved SERIES [LABEL-REGEX]: a series named SERIES, with labels that
+# match if given, is 1 or more.
+moved() {
+    if [ -n "${2:-}" ]; then
+        http /metrics | grep -Eq "^$1\{[^}]*$2[^}]*\} [1-9]"
+    else
+        http /metrics | grep -Eq "^$1 [1-9]"
+    fi
+}
+notebook counted
+check "changes_observed counts the Notebook created" wait_until 20 moved \
+    event_controller_changes_observed_total 'resource="notebooks"'
+check "events_written counts its Created Event" wait_until 20 moved \
+    event_controller_events_written_total 'reason="Created"'
+check "change_to_event_seconds has observed it" wait_until 20 moved \
+    event_controller_change_to_event_seconds_count
+is "$(metric_value event_controller_queue_depth)" 0 \
+    "the queue is empty again"
+
 restarts='event_controller_child_restarts_total{role="watcher",'
 restarts="${restarts}resource=\"notebooks.v1beta1.tensorstack.dev@$ns\"}"
 is "$(metric_value "$restarts")" 0 "no restart so far"
