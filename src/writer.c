@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -229,6 +230,7 @@ retry(struct writer *w, struct writer_request *r, long retry_after,
       const char *why)
 {
     double delay = 0.5 * (double)(1 << (r->attempts < 7 ? r->attempts : 7));
+    char labels[256];
 
     if (delay > RETRY_DELAY_MAX)
         delay = RETRY_DELAY_MAX;
@@ -237,7 +239,9 @@ retry(struct writer *w, struct writer_request *r, long retry_after,
     /* Jitter in [d, 1.5d): requests that failed together spread out. */
     delay += delay * 0.5 * ((double)rand() / RAND_MAX);
     r->not_before = now_s() + delay;
-    metrics_add("event_controller_events_retried_total", NULL, 1);
+    snprintf(labels, sizeof(labels), "resource=\"%s\",reason=\"%s\"",
+             r->pending->change.resource, r->reason);
+    metrics_add("event_controller_events_retried_total", labels, 1);
     log_info(r->attempts == 1 ? 1 : 2,
              "event %s/%s (%s): %s, retrying in %.1fs (attempt %d)",
              r->namespace, r->name, r->reason, why, delay, r->attempts + 1);

@@ -46,8 +46,9 @@ check "each Notebook has exactly one Created Event" \
 
 emit_stop "$emitter_pid"
 emit_stop "$watcher_pid_nb"
-retried=$(sed -n 's/^event_controller_events_retried_total \([0-9]*\)$/\1/p' \
-    "$emit_dir/emitter.log")
+series='event_controller_events_retried_total{resource="notebooks[^"]*"'
+retried=$(sed -n "s/^$series,reason=\"[A-Za-z]*\"} \([0-9]*\)\$/\1/p" \
+    "$emit_dir/emitter.log" | head -1)
 like "${retried:-none}" '^[1-9][0-9]*$' \
     "the emitter counted its retries (event_controller_events_retried_total)"
 like "$(grep -c 'HTTP 429, retrying' "$emit_dir/emitter.log")" '^[1-9]' \
