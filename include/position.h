@@ -8,8 +8,9 @@
  * and every change before it are done.  resourceVersions are opaque: the
  * order is the order of arrival, never a comparison.  Only then is the
  * change applied to the mirror store (store.h) and, at most every
- * POSITION_SAVE_MS, the store saved as DIR/KEY.state, from which a
- * restarted watcher resumes.  A crash therefore replays every change whose
+ * POSITION_SAVE_MS or POSITION_SAVE_SHARE times the last save's duration,
+ * the store saved as DIR/KEY.state, from which a restarted watcher
+ * resumes.  A crash therefore replays every change whose
  * Events might be missing, and replayed Events have the names they had
  * (event.h), so the apiserver refuses the duplicates with 409.
  */
@@ -24,8 +25,15 @@
 #include "change.h"
 #include "event.h"
 
-/* Saving costs an fsync; ten a second bounds both the cost and the replay. */
-#define POSITION_SAVE_MS 100
+/*
+ * A save rewrites the whole store and costs an fsync.  Ten a second bound
+ * the replay after a crash; but a large store takes long to write, and
+ * saving it that often would leave the emitter little time for Events: a
+ * save waits for ten times as long as the last one took, so that saving
+ * takes at most a tenth of the emitter's time.
+ */
+#define POSITION_SAVE_MS    100
+#define POSITION_SAVE_SHARE 10
 
 struct position;
 

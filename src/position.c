@@ -29,6 +29,7 @@ struct position {
     size_t waiting;
     bool dirty;               /* the watermark moved since the last save */
     struct timespec saved_at; /* CLOCK_MONOTONIC */
+    long save_gap_ms;         /* from saved_at to the next save */
     unsigned long saves;
 };
 
@@ -74,6 +75,7 @@ position_open(const char *state_dir, const char *key, struct position **out)
         log_warn("cannot load %s: %s, aggregating from scratch",
                  p->aggregate_path, strerror(-r));
     clock_gettime(CLOCK_MONOTONIC, &p->saved_at);
+    p->save_gap_ms = POSITION_SAVE_MS;
     *out = p;
     return 0;
 
@@ -281,7 +283,7 @@ position_event_done(struct pending *pending)
 int
 position_save(struct position *p, bool force)
 {
-    struct timespec now;
+    struct timespec now, done;
     int r;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -289,7 +291,7 @@ position_save(struct position *p, bool force)
     if (!p->watermark)
         return 0;
     if (!p->dirty ||
-        (!force && elapsed_ms(&p->saved_at, &now) < POSITION_SAVE_MS))
+        (!force && elapsed_ms(&p->saved_at, &now) < p->save_gap_ms))
         return 0;
 
     /*
@@ -311,6 +313,10 @@ position_save(struct position *p, bool force)
                  strerror(-r));
     p->dirty = false;
     p->saved_at = now;
+    clock_gettime(CLOCK_MONOTONIC, &done);
+    p->save_gap_ms = POSITION_SAVE_SHARE * elapsed_ms(&now, &done);
+    if (p->save_gap_ms < POSITION_SAVE_MS)
+        p->save_gap_ms = POSITION_SAVE_MS;
     p->saves++;
     return 0;
 }
