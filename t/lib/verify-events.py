@@ -34,9 +34,13 @@ from a relist and marked "(observed at resync)", and:
   watchers log them (the LOG files, at -v 2).
 
 Every change must be represented exactly once: by one direct Event, or
-by one resync Event, never by both.  The one exception: a change of an
-object created and deleted within a gap is represented by nothing, since
-no list ever held it.  A series count of N counts as N Events.
+by one resync Event, never by both.  So each change observed directly
+has exactly one Event, and after a gap the state each object reached
+and each deletion are represented, the changes collapsed before them
+only as part of a resync Event.  The one exception: an object created
+after a gap's start and last changed before its end, then deleted, may
+have no Event at all, since no list ever held it.  A series count of N
+counts as N Events.
 
 An Event written through core/v1, where events.k8s.io/v1 is not served,
 reads here without eventTime and action; its count counts as the series
