@@ -299,7 +299,10 @@ func steady(kubeconfig, ns string, n, perResource, rate, seconds int) {
 	for i := 0; time.Now().Before(end); i++ {
 		<-tick.C
 		k := task{1 + i%n, (i / n) % perResource}
-		patch := fmt.Sprintf(`{"spec":{"round":%d}}`, i)
+		// A value never written before: a patch that changes nothing
+		// would not change the generation either.
+		patch := fmt.Sprintf(`{"spec":{"round":%d}}`,
+			time.Now().UnixNano())
 		api := dyn.Resource(widget(k.resource)).Namespace(ns)
 		name := objectName("pre", k)
 		_, err := api.Patch(context.Background(), name,

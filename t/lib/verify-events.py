@@ -33,12 +33,18 @@ from a relist and marked "(observed at resync)", and:
   got 410 Gone to the resourceVersion the following list had, as the
   watchers log them (the LOG files, at -v 2).
 
-Every change must be represented exactly once.  Two exceptions, both
-inside a gap: a change of an object created and deleted within the gap
-is represented by nothing, since no list ever held it; and a change that
-a direct Event represents may also be part of a resync Event, when an
-emitter that died had written that Event after the position the watcher
-resumed from.  A series count of N counts as N Events.
+Every change must be represented exactly once: by one direct Event, or
+by one resync Event, never by both.  So each change observed directly
+has exactly one Event, and after a gap the state each object reached
+and each deletion are represented, the changes collapsed before them
+only as part of a resync Event.  The one exception: an object created
+after a gap's start and last changed before its end, then deleted, may
+have no Event at all, since no list ever held it.  A series count of N
+counts as N Events.
+
+An Event written through core/v1, where events.k8s.io/v1 is not served,
+reads here without eventTime and action; its count counts as the series
+count, and its firstTimestamp, whole seconds, as its eventTime.
 
 Problems, each counted and printed on a line:
 - missed: a change no Event represents;
@@ -48,8 +54,9 @@ Problems, each counted and printed on a line:
 - wrong object: an Event whose regarding does not name an object the
   workload changed (uid, kind, name, namespace), or names the wrong
   resourceVersion of it; and an Event that lacks a required field;
-- out of order: of one object, the Events ordered by the changes they
-  represent do not have increasing resourceVersions and eventTimes.
+- out of order: of one object, an Event that represents only changes
+  made after those of another has an older resourceVersion or, but for
+  Events of one observed change, was written first.
 Then the summary "missed N, duplicated N, wrong reason N, wrong object
 N, out of order N".
 
@@ -170,6 +177,35 @@ def verify_test_record(record, paths):
 RESYNC = " (observed at resync)"
 KINDS = ("missed", "duplicated", "wrong reason", "wrong object",
          "out of order")
+
+
+def written(e):
+    """When an Event was first written, as (seconds, microseconds or
+    None): a core/v1 Event only has whole seconds."""
+    stamp = e.get("eventTime") or e.get("deprecatedFirstTimestamp") or ""
+    seconds, _, micro = stamp.rstrip("Z").partition(".")
+    return seconds, int(micro) if micro else None
+
+
+def earlier(b, a):
+    """Whether Event b was first written before Event a."""
+    (sa, ma), (sb, mb) = written(a), written(b)
+    if sa != sb or ma is None or mb is None:
+        return sb < sa
+    return mb < ma
+
+
+def copies(e):
+    """How many writes an Event stands for: its series or core count."""
+    series = e.get("series") or {}
+    return series.get("count") or e.get("deprecatedCount") or 1
+
+
+def core_incomplete(e):
+    """What an Event written through core/v1 lacks, as text."""
+    event = dict(e, eventTime=e.get("deprecatedFirstTimestamp"),
+                 action="(none in core/v1)")
+    return incomplete(event)
 
 
 def number(rv):
@@ -315,11 +351,6 @@ def direct_change(o, e, verdict):
     return i
 
 
-def in_gap(o, i, gaps):
-    low, high = o.revisions(i)
-    return any(low < to and high > start for start, to in gaps)
-
-
 def born_in_gap(o, gaps):
     """Created and deleted within one gap: no list ever held it."""
     if o.changes[-1]["exists"]:
@@ -330,18 +361,26 @@ def born_in_gap(o, gaps):
 
 
 def check_order(o, seen, verdict):
-    """seen: (first change represented, Event); by change, the Events'
-    resourceVersions and eventTimes must not go back."""
-    seen.sort(key=lambda s: s[0])
-    for (i, a), (j, b) in zip(seen, seen[1:]):
-        if i == j:
+    """seen: (first, last change represented, Event); an Event whose
+    changes all come after another's must not have an older
+    resourceVersion, nor have been written before it."""
+    seen.sort(key=lambda s: s[:2])
+    for n, (_, last, a) in enumerate(seen):
+        later = [s for s in seen[n + 1:] if s[0] > last]
+        if not later:
+            continue
+        b = min(later, key=lambda s: s[:2])[2]
+        # Events of one observed change share its resourceVersion, and
+        # are written together in no particular order.
+        if (b["regarding"].get("resourceVersion")
+                == a["regarding"].get("resourceVersion")):
             continue
         rv_back = (number(b["regarding"].get("resourceVersion"))
                    < number(a["regarding"].get("resourceVersion")))
-        if rv_back or b.get("eventTime", "") < a.get("eventTime", ""):
+        if rv_back or earlier(b, a):
             verdict.add("out of order", "%s %s: %s at %s, then %s at %s" % (
-                o.resource, o.name, describe(a), a.get("eventTime"),
-                describe(b), b.get("eventTime")))
+                o.resource, o.name, describe(a), "%s.%s" % written(a),
+                describe(b), "%s.%s" % written(b)))
 
 
 def check_changed(o, got, gaps, verdict):
@@ -349,7 +388,7 @@ def check_changed(o, got, gaps, verdict):
     direct, resync = [0] * n, [0] * n
     seen = []
     for e in got:
-        count = (e.get("series") or {}).get("count", 1)
+        count = copies(e)
         note = e.get("note", "")
         if note.endswith(RESYNC):
             covers = resync_covers(o, e["reason"], note[:-len(RESYNC)],
@@ -362,12 +401,12 @@ def check_changed(o, got, gaps, verdict):
             for i in covers:
                 resync[i] += count
             if covers:
-                seen.append((covers[0], e))
+                seen.append((covers[0], covers[-1], e))
             continue
         i = direct_change(o, e, verdict)
         if i is not None:
             direct[i] += count
-            seen.append((i, e))
+            seen.append((i, i, e))
     collapsed = born_in_gap(o, gaps)
     for i, c in enumerate(o.changes):
         if c["reason"] is None:
@@ -378,9 +417,7 @@ def check_changed(o, got, gaps, verdict):
             if not collapsed:
                 verdict.add("missed", what)
             continue
-        extra = max(direct[i] - 1, 0) + max(resync[i] - 1, 0)
-        if direct[i] and resync[i] and not in_gap(o, i, gaps):
-            extra += 1
+        extra = direct[i] + resync[i] - 1
         if extra:
             verdict.add("duplicated", "%s, %d Events direct, %d at resync"
                         % (what, direct[i], resync[i]), extra)
@@ -400,7 +437,8 @@ def verify_workload(record, paths, logs):
     verdict = Verdict()
     by_uid = collections.defaultdict(list)
     for e in events:
-        lacks = incomplete(e)
+        core = e.get("deprecatedFirstTimestamp") and not e.get("eventTime")
+        lacks = core_incomplete(e) if core else incomplete(e)
         ref = e.get("regarding") or {}
         o = objects.get(ref.get("uid"))
         if lacks:

@@ -1,0 +1,228 @@
+#!/bin/sh
+# Chaos, short form: through the master, 2,000 changes to Notebooks,
+# ImageBuilders and WorkflowTemplates, while a watcher picked at random is
+# killed with SIGKILL every 2 s; at each fifth of the changes, etcd is
+# compacted or the apiserver restarts, twice each.  No change is missed
+# and none is written twice; a change a compaction took from a watcher
+# comes back in a resync Event, as verify-events.py defines it.  The
+# watch cache is off, so that compaction reaches the watches of custom
+# resources.
+#
+#   EC_CHAOS_CHANGES   how many changes (2000)
+#   EC_CHAOS_SECONDS   how long they should take (40): sets their rate
+#   EC_WORKLOAD_SEED   replays the changes of one run
+#   EC_CHAOS_KILL_EMITTER=yes, EC_CHAOS_KILL_EMITTER_ANYTIME=yes
+#                      the emitter dies too: see below
+#
+# "make chaos" runs the long form, 10,000 changes in 60 s.
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/t/lib/emit-lib.sh"
+. "$top_srcdir/t/lib/master-lib.sh"
+
+changes=${EC_CHAOS_CHANGES:-2000}
+seconds=${EC_CHAOS_SECONDS:-40}
+resources="notebooks imagebuilders workflowtemplates"
+
+cluster_private chaos --no-watch-cache
+ns=$(test_namespace)
+emit_init
+# shellcheck disable=SC2086
+resources_json "$test_tmp/resources.json" $resources
+# Twice the workload's rate, so that the queue empties between kills.
+cat >"$test_tmp/event-controller.conf" <<CONF
+resources_file = "resources.json";
+namespaces = [ "$ns" ];
+qps = $((changes * 2 / seconds + 1)).0;
+burst = 100;
+CONF
+master_start --config "$test_tmp/event-controller.conf"
+check "the master becomes ready" wait_until 30 ready
+
+$workload --namespace "$ns" --changes "$changes" \
+    --rate "$((changes / seconds))" --connections 4 \
+    ${EC_WORKLOAD_SEED:+--seed "$EC_WORKLOAD_SEED"} --record "$record" \
+    >"$test_tmp/workload.out" 2>&1 &
+workload_pid=$!
+
+# kill_child ROLE [RESOURCE]: SIGKILL to that child of the master, if it
+# runs.
+kill_child() {
+    pid=$(child_pid "$@")
+    [ -z "$pid" ] || kill -9 "$pid"
+}
+
+# Known shortcomings show when the emitter dies, so by default only
+# watchers are killed.  An emitter killed between saving its aggregation
+# counts and its position replays changes it had written and counts each
+# as a repeat: one change, an Event of series count 2.  One that starts
+# while the apiserver restarts writes core/v1 Events for the rest of its
+# life.  One that dies with Events written past its saved position, when
+# etcd is then compacted, has them restated by the relist as resync
+# Events: a second Created or Deleted, or a summary of spec and status.
+# EC_CHAOS_KILL_EMITTER=yes kills the emitter too, but not until 6 s
+# after a compaction and 2 s after a restart, nor is either begun within
+# 5 s of an emitter kill; EC_CHAOS_KILL_EMITTER_ANYTIME=yes kills it near
+# them too.  The checks at the end then show the shortcomings.
+anytime=${EC_CHAOS_KILL_EMITTER_ANYTIME:-no}
+kill_emitter=${EC_CHAOS_KILL_EMITTER:-$anytime}
+
+# The master exits when the emitter crashes five times within two
+# minutes, as it should: so the emitter is killed at most three times in
+# any two minutes, which leaves room for one crash of its own to show.
+emitter_kills_max=3
+emitter_kill_times=
+
+# emitter_may_die NOW: fewer than emitter_kills_max kills in the last
+# 120 s, and no disruption near.
+emitter_may_die() {
+    [ "$kill_emitter" != no ] || return 1
+    recent=0
+    for t in $emitter_kill_times; do
+        [ $(($1 - t)) -ge 120 ] || recent=$((recent + 1))
+    done
+    [ "$recent" -lt "$emitter_kills_max" ] || return 1
+    [ "$anytime" = no ] || return 0
+    [ -z "$restart_pid" ] && [ $(($1 - restarted_at)) -ge 2 ] &&
+        [ $(($1 - compacted_at)) -ge 6 ]
+}
+
+# disruption_due NOW: the next disruption is due, at each fifth of the
+# changes made, and no emitter was killed in the last 5 s.
+disruption_due() {
+    [ "$disrupted" -lt 4 ] || return 1
+    made=$(wc -l <"$record")
+    [ "$made" -ge $((changes * (disrupted + 1) / 5)) ] || return 1
+    [ "$anytime" != no ] || [ $(($1 - emitter_killed_at)) -ge 5 ]
+}
+
+# restart_reap: notes the end of a restart running in the background.
+restart_reap() {
+    [ -n "$restart_pid" ] && ! kill -0 "$restart_pid" 2>/dev/null ||
+        return 0
+    wait "$restart_pid" || echo "restart failed" >>"$test_tmp/kube.out"
+    restart_pid=
+    restarted_at=$(date +%s)
+}
+
+# disrupt N: the Nth disruption.  Compaction
+# follows a watcher's kill, so that the watcher resumes from a position
+# etcd no longer holds; a restart runs in the background, since kills go
+# on while the apiserver is down.
+disrupt() {
+    case $1 in
+    1 | 3)
+        kill_child watcher notebooks
+        watcher_kills=$((watcher_kills + 1))
+        if "$KUBE" compact "$cluster_dir" >>"$test_tmp/kube.out" 2>&1; then
+            compactions=$((compactions + 1))
+        fi
+        compacted_at=$(date +%s)
+        ;;
+    2 | 4)
+        [ -z "$restart_pid" ] || wait "$restart_pid" ||
+            echo "restart failed" >>"$test_tmp/kube.out"
+        "$KUBE" restart "$cluster_dir" >>"$test_tmp/kube.out" 2>&1 &
+        restart_pid=$!
+        restarts=$((restarts + 1))
+        ;;
+    esac
+}
+
+# kill_one NOW: SIGKILL to a child picked at random; to the emitter at
+# least every 10 s when it may die.
+kill_one() {
+    what=$(random_ms 0 4)
+    if emitter_may_die "$1" &&
+        { [ "$what" -eq 3 ] || [ $(($1 - emitter_killed_at)) -ge 10 ]; }
+    then
+        kill_child emitter
+        emitter_kills=$((emitter_kills + 1))
+        emitter_kill_times="$emitter_kill_times $1"
+        emitter_killed_at=$1
+        return
+    fi
+    # shellcheck disable=SC2086
+    set -- $resources
+    [ "$what" -lt 3 ] || what=$(random_ms 0 3)
+    shift "$what"
+    kill_child watcher "$1"
+    watcher_kills=$((watcher_kills + 1))
+}
+
+start=$(date +%s)
+watcher_kills=0
+emitter_kills=0
+emitter_killed_at=$start
+compactions=0
+restarts=0
+restart_pid=
+restarted_at=0
+compacted_at=0
+disrupted=0
+while kill -0 "$workload_pid" 2>/dev/null; do
+    sleep 2
+    restart_reap
+    now=$(date +%s)
+    if disruption_due "$now"; then
+        disrupted=$((disrupted + 1))
+        disrupt "$disrupted"
+    else
+        kill_one "$now"
+    fi
+done
+if wait "$workload_pid"; then
+    pass "the workload makes $changes changes: $(tail -1 \
+        "$test_tmp/workload.out")"
+else
+    fail "the workload makes $changes changes" \
+        "$(cat "$test_tmp/workload.out")"
+fi
+echo "# workload $(head -1 "$test_tmp/workload.out"), $watcher_kills" \
+    "watcher kills, $emitter_kills emitter kills"
+[ -z "$restart_pid" ] || wait "$restart_pid" ||
+    echo "restart failed" >>"$test_tmp/kube.out"
+is "$restarts $compactions $(grep -c failed "$test_tmp/kube.out")" "2 2 0" \
+    "the apiserver restarts twice and etcd is compacted twice, unfailed"
+like "$watcher_kills" '^([5-9]|[1-9][0-9]+)$' \
+    "watchers were killed, several times"
+if [ "$kill_emitter" != no ]; then
+    like "$emitter_kills" '^[1-9]' "the emitter was killed too"
+fi
+
+events=$test_tmp/events.json
+verdict=$test_tmp/verdict
+
+# verified: the Events pass the verifier; tries again 2 s later.
+verified() {
+    events_json "$ns" >"$events" &&
+        $verify_events --log "$master_log" "$record" "$events" \
+            >"$verdict" && return 0
+    sleep 2
+    return 1
+}
+
+if wait_until 240 verified; then
+    pass "every change is represented once"
+else
+    fail "every change is represented once" \
+        "expected: missed 0, duplicated 0, wrong reason 0," \
+        "          wrong object 0, out of order 0" \
+        "got:      $(tail -1 "$verdict")" "$(head -20 "$verdict")"
+fi
+sed 's/^/# /' "$verdict" | tail -2
+sleep 5
+if verified; then
+    pass "and it stays so: no late Event appears"
+else
+    fail "and it stays so: no late Event appears" "$(head -20 "$verdict")"
+fi
+
+relists=$(grep -c 'is too old (410 Gone), relisting' "$master_log")
+like "$relists" '^[1-9]' "watchers relisted after 410 Gone ($relists times)"
+check "the master still runs" kill -0 "$master_pid"
+unlike "$(grep 'writing core/v1 Events' "$master_log")" . \
+    "the emitter writes events.k8s.io/v1 Events throughout"
+
+log_clean "$master_log" \
+    'killed by signal SIGKILL|ended mid-record|crashed|ended, waiting'
+test_done
