@@ -90,12 +90,13 @@ events_json() {
     k get --raw "/apis/events.k8s.io/v1/namespaces/$1/events"
 }
 
-# event_count NS: how many Events NS holds.
+# event_count NS: how many occurrences the Events of NS tell of: one an
+# Event, or its series count when identical Events were folded into it.
 event_count() {
-    events_json "$1" | jq '.items | length'
+    events_json "$1" | jq '[.items[] | .series.count // 1] | add // 0'
 }
 
-# events_at_least NS N: NS holds at least N Events.
+# events_at_least NS N: the Events of NS tell of at least N occurrences.
 events_at_least() {
     [ "$(event_count "$1")" -ge "$2" ]
 }
