@@ -36,6 +36,9 @@ func apiserverFlags(dir string, st *state) []string {
 	if st.NoWatchCache {
 		flags = append(flags, "--watch-cache=false")
 	}
+	if st.NoEventsV1 {
+		flags = append(flags, "--runtime-config=events.k8s.io/v1=false")
+	}
 	if st.MaxMutatingInflight > 0 {
 		// The in-flight limit answers 429 only without priority and
 		// fairness, which would queue the requests instead.

@@ -27,6 +27,7 @@ type state struct {
 	EtcdPeerPort        int  `json:"etcdPeerPort"`
 	APIPort             int  `json:"apiPort"`
 	NoWatchCache        bool `json:"noWatchCache"`
+	NoEventsV1          bool `json:"noEventsV1"`
 	MaxMutatingInflight int  `json:"maxMutatingInflight"`
 }
 
@@ -289,6 +290,8 @@ func up(dir string, args []string) error {
 		"serve every watch from etcd, so compaction gives 410 at once")
 	maxMutating := fs.Int("max-mutating-inflight", 0,
 		"limit concurrent writes, so that excess writes get 429")
+	noEventsV1 := fs.Bool("no-events-v1", false,
+		"do not serve events.k8s.io/v1, so that clients fall back to core/v1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -303,6 +306,7 @@ func up(dir string, args []string) error {
 	st := &state{
 		NoWatchCache:        *noWatchCache,
 		MaxMutatingInflight: *maxMutating,
+		NoEventsV1:          *noEventsV1,
 	}
 	for _, p := range []*int{&st.EtcdPort, &st.EtcdPeerPort, &st.APIPort} {
 		if *p, err = freePort(); err != nil {

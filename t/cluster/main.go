@@ -6,6 +6,7 @@
 // data, the logs and the pid files; the subcommands find everything there.
 //
 //	kube-fixture up DIR [--no-watch-cache] [--max-mutating-inflight N]
+//	                    [--no-events-v1]
 //	kube-fixture down DIR
 //	kube-fixture restart DIR
 //	kube-fixture compact DIR
