@@ -365,13 +365,34 @@ name_prefix(const char *object, char *out, size_t max)
     out[len] = '\0';
 }
 
+/*
+ * What tells one occurrence of reason apart from the others of the same
+ * object, into instance; see event_name in event.h.
+ */
+static const char *
+occurrence(const struct change *change, const char *reason, char *instance,
+           size_t size)
+{
+    const struct object_fields *o = event_object(change);
+
+    if (strcmp(reason, "Created") == 0 || strcmp(reason, "Deleting") == 0 ||
+        strcmp(reason, "Deleted") == 0)
+        return "";
+    if (strcmp(reason, "Updated") == 0) {
+        snprintf(instance, size, "generation %lld", (long long)o->generation);
+        return instance;
+    }
+    return o->resource_version[0] ? o->resource_version
+                                  : change->resource_version;
+}
+
 /* Names an Event; see event.h. */
 int
 event_name(const struct change *change, const char *reason, char *name)
 {
     const struct object_fields *o = event_object(change);
-    const char *rv =
-        o->resource_version[0] ? o->resource_version : change->resource_version;
+    char instance[32];
+    const char *rv = occurrence(change, reason, instance, sizeof(instance));
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -253,8 +253,27 @@ test_names(void)
     event_name(&c, "StatusChanged", b);
     ok(strcmp(a, b) != 0, "another reason gives another name");
     c.new.resource_version = "102";
+    event_name(&c, "StatusChanged", a);
+    c.new.resource_version = "103";
+    event_name(&c, "StatusChanged", b);
+    ok(strcmp(a, b) != 0,
+       "a status change at another resourceVersion gets another name");
+    c.new.generation = 7;
+    event_name(&c, "Updated", a);
+    c.new.resource_version = "109";
     event_name(&c, "Updated", b);
-    ok(strcmp(a, b) != 0, "another resourceVersion gives another name");
+    is_str(b, a, "an update is named by its generation, not its version");
+    c.new.generation = 8;
+    event_name(&c, "Updated", b);
+    ok(strcmp(a, b) != 0, "another generation gets another name");
+    event_name(&c, "Created", a);
+    c.new.resource_version = "200";
+    c.new.generation = 9;
+    event_name(&c, "Created", b);
+    is_str(b, a, "an object's Created has one name, whatever its version");
+    event_name(&c, "Deleted", b);
+    ok(strcmp(a, b) != 0, "and its Deleted another");
+    event_name(&c, "Updated", a);
 
     memset(long_name, 'n', 250);
     long_name[250] = '\0';
