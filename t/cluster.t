@@ -1,9 +1,10 @@
 #!/bin/sh
 # The local control plane is a real one: objects persist across an
-# apiserver restart, and RBAC denies the restricted identity.
+# apiserver restart, and RBAC denies the restricted identity.  A plane of
+# its own: the shared one must not restart under the tests running on it.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/test-lib.sh"
 
-cluster_shared
+cluster_private plane
 ns=$(test_namespace)
 restricted=$cluster_dir/restricted.kubeconfig
 
