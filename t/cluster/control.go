@@ -291,7 +291,7 @@ func up(dir string, args []string) error {
 	maxMutating := fs.Int("max-mutating-inflight", 0,
 		"limit concurrent writes, so that excess writes get 429")
 	noEventsV1 := fs.Bool("no-events-v1", false,
-		"serve no events.k8s.io/v1, so that clients fall back to core/v1")
+		"serve no events.k8s.io/v1: clients fall back to core/v1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
