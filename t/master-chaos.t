@@ -98,10 +98,10 @@ restart_reap() {
     restarted_at=$(date +%s)
 }
 
-# disrupt N: the Nth disruption.  Compaction
-# follows a watcher's kill, so that the watcher resumes from a position
-# etcd no longer holds; a restart runs in the background, since kills go
-# on while the apiserver is down.
+# disrupt N: the Nth disruption.  Compaction follows a watcher's kill, so
+# that the watcher resumes from a position etcd no longer holds; a
+# restart runs in the background, since kills go on while the apiserver
+# is down.
 disrupt() {
     case $1 in
     1 | 3)
@@ -122,8 +122,8 @@ disrupt() {
     esac
 }
 
-# kill_one NOW: SIGKILL to a child picked at random; to the emitter at
-# least every 10 s when it may die.
+# kill_one NOW: SIGKILL to a child picked at random: a watcher, or the
+# emitter when it may die, then at least every 10 s.
 kill_one() {
     what=$(random_ms 0 4)
     if emitter_may_die "$1" &&
