@@ -131,23 +131,7 @@ is "$(can create events default)" no \
 token=$(k -n "$ns" create token event-controller --duration=1h 2>&1)
 secret_add "$token"
 like "$token" '^ey' "a token can be minted for the service account"
-cat >"$test_tmp/sa.kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-    server: $(apiserver_url)
-    certificate-authority: $cluster_dir/ca.crt
-users:
-- name: event-controller
-  user:
-    token: $token
-contexts:
-- name: pod
-  context: {cluster: c, user: event-controller, namespace: $ns}
-current-context: pod
-YAML
+kubeconfig_as "$test_tmp/sa.kubeconfig" "token: $token"
 
 # The files of the ConfigMap as the pod would see them mounted.
 etc=$test_tmp/etc

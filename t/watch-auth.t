@@ -11,7 +11,6 @@
 # A control plane of its own, as it restarts the apiserver.
 cluster_private auth
 ns=$(test_namespace)
-server=$(apiserver_url)
 # A broken connection, while the apiserver restarts.
 transport='event-controller/[a-z]+ (watch|list|discovery): '
 
@@ -73,23 +72,7 @@ notebook_watcher() {
     k -n "$ns" create serviceaccount "$1" >/dev/null
     bind "$1"
     mint "$1" >"$test_tmp/$1.token"
-    cat >"$test_tmp/$1.yaml" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: c
-  cluster:
-    server: $server
-    certificate-authority: $cluster_dir/ca.crt
-users:
-- name: u
-  user:
-    tokenFile: $test_tmp/$1.token
-contexts:
-- name: x
-  context: {cluster: c, user: u, namespace: $ns}
-current-context: x
-YAML
+    kubeconfig_as "$test_tmp/$1.yaml" "tokenFile: $test_tmp/$1.token"
     watcher_start "$1" --kubeconfig "$test_tmp/$1.yaml" \
         --group tensorstack.dev --version v1beta1 --resource notebooks \
         --namespace "$ns" -v 2

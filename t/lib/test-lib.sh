@@ -204,6 +204,29 @@ spec: {image: "${2:-jupyter:1}"}
 YAML
 }
 
+# kubeconfig_as FILE USER-SETTING: writes FILE, a kubeconfig for the
+# control plane of $cluster_dir and the namespace $ns, whose user has the
+# one setting USER-SETTING ("token: ..." or "tokenFile: ...").
+kubeconfig_as() {
+    cat >"$1" <<YAML
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster:
+    server: $(apiserver_url)
+    certificate-authority: $cluster_dir/ca.crt
+users:
+- name: u
+  user:
+    $2
+contexts:
+- name: x
+  context: {cluster: c, user: u, namespace: $ns}
+current-context: x
+YAML
+}
+
 # apiserver_url: the server of the current kubeconfig.
 apiserver_url() {
     k config view --minify -o jsonpath='{.clusters[0].cluster.server}'
