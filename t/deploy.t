@@ -154,8 +154,12 @@ POD_NAME=event-controller-test POD_NAMESPACE=$ns "$EC_BIN" $args \
     --metrics-address 127.0.0.1:0 -v 2 >>"$master_log" 2>&1 &
 master_pid=$!
 test_cleanup master_kill
-check "with only the Role's permissions it lists and becomes ready" \
+check "with only the Role's permissions it becomes ready" \
     wait_until 30 ready
+# Ready may mean standing by for the Lease; a Notebook made before the
+# first list would be one that already existed, with no Created Event.
+check "it takes the Lease, lists and starts to watch" wait_until 30 \
+    log_has 'event-controller/notebooks \[start to watch\] from='
 
 # created_event: the Created Event of Notebook nb1, as
 # "type|action|note|reportingController|reportingInstance".
