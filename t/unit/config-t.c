@@ -96,25 +96,9 @@ static const struct broken broken_files[] = {
     {"bad-namespaces.conf", NULL,
      ":3: namespaces[1]: \"Demo\" is not a DNS label",
      "a namespace that is not a DNS label is refused"},
-    {"bad-lease.conf", NULL,
-     ":3: leader_election_lease: \"Event_Controller\" is not a DNS "
-     "subdomain",
-     "a Lease name that is not a DNS subdomain is refused"},
-    {"bad-lease.conf", NULL,
-     ":4: leader_election_namespace: \"Event-Controller\" is not a DNS "
-     "label",
-     "a Lease namespace that is not a DNS label is refused"},
     {"bad-namespaces.conf", NULL,
      ":3: namespaces[2]: \"demo\" repeats namespaces[0]",
      "a repeated namespace is refused"},
-    {"bad-lease.conf", NULL,
-     ":3: leader_election_lease: \"Event_Controller\" is not a DNS "
-     "subdomain",
-     "a Lease name that is not a DNS subdomain is refused"},
-    {"bad-lease.conf", NULL,
-     ":4: leader_election_namespace: \"Event-Controller\" is not a DNS "
-     "label",
-     "a Lease namespace that is not a DNS label is refused"},
     {"bad-namespaces.conf", NULL,
      ":4: all_namespaces: true, yet namespaces are listed on line 3",
      "all_namespaces with a namespace list is refused"},
