@@ -53,6 +53,7 @@ sample(struct sample *s, int i)
         .deletion_timestamp = "",
         .finalizers = i % 4 == 0 ? "tensorstack.dev/cleanup" : "",
         .status = statuses[i % 4],
+        .status_since = "",
     };
 }
 

@@ -38,6 +38,13 @@ struct object_fields {
     const char *finalizers;         /* comma-separated, "" when none */
     /* Canonical text of the tracked status fields, "" when none. */
     const char *status;
+    /*
+     * The resourceVersion of the version where status took its value, ""
+     * for this very version (object_status_since).  Kept through changes
+     * that leave the status alone, so that a status change has the same
+     * identity seen by a watch and restated by a relist (event_name).
+     */
+    const char *status_since;
 };
 
 struct change {

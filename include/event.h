@@ -57,19 +57,21 @@ const struct object_fields *event_object(const struct change *change);
  * The Event's name, "<object name>.<16 hex>": the hex is SHA-256 of the
  * object's uid, the reason and what tells this occurrence of the reason
  * from the others: nothing for Created, Deleting and Deleted, which
- * happen once to an object; the generation for Updated; the object's
- * resourceVersion for StatusChanged.  So a replayed change gets the same
- * name, and so does a change restated by a relist after a gap: "created
- * (observed at resync)" of an object whose Created is written, or
- * "generation 2 → 4" after the Event of generation 4.  The API server
- * refuses either with 409.  Always a valid DNS subdomain of at most
- * EVENT_NAME_MAX characters.  name must hold EVENT_NAME_MAX + 1 bytes.
- * Returns 0 or -EIO when the digest fails.
+ * happen once to an object; the generation for Updated; for
+ * StatusChanged, the resourceVersion since which the old status had held
+ * (object_status_since) and the new status.  So a replayed change gets
+ * the same name, and so does a change restated by a relist after a gap:
+ * "created (observed at resync)" of an object whose Created is written,
+ * "generation 2 → 4" after the Event of generation 4, or a status change
+ * followed by spec changes.  The API server refuses either with 409.
+ * Always a valid DNS subdomain of at most EVENT_NAME_MAX characters.
+ * name must hold EVENT_NAME_MAX + 1 bytes.  Returns 0 or -EIO when the
+ * digest fails.
  *
- * Known shortcoming: a status change restated by a relist, of an object
- * whose spec changed after it, names the later resourceVersion and is
- * written again.  It takes a crash of the emitter and a gap in the
- * watch's history within seconds of each other.
+ * Two status changes in one gap of the watch's history, A → B → C, are
+ * restated by the relist as one, A → C, under a name of its own: an Event
+ * that sums up the two already written.  It takes a crash of the emitter
+ * and a gap in the history within seconds of each other.
  */
 int event_name(const struct change *change, const char *reason, char *name);
 

@@ -82,4 +82,14 @@ const char *object_resource_version(struct json_object *json);
 bool object_fields_same(const struct object_fields *a,
                         const struct object_fields *b);
 
+/* The resourceVersion since which f's status has held. */
+const char *object_status_since(const struct object_fields *f);
+
+/*
+ * Carries status_since from old, the version known before, to new: kept
+ * while the status is the same, else new's own ("").
+ */
+void object_status_carry(const struct object_fields *old,
+                         struct object_fields *new);
+
 #endif

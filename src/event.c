@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "event.h"
+#include "object.h"
 
 #define RESYNC_SUFFIX " (observed at resync)"
 #define HASH_HEX      16
@@ -367,23 +368,22 @@ name_prefix(const char *object, char *out, size_t max)
 
 /*
  * What tells one occurrence of reason apart from the others of the same
- * object, into instance; see event_name in event.h.
+ * object, as up to two texts; see event_name in event.h.
  */
-static const char *
+static void
 occurrence(const struct change *change, const char *reason, char *instance,
-           size_t size)
+           size_t size, const char **part1, const char **part2)
 {
     const struct object_fields *o = event_object(change);
 
-    if (strcmp(reason, "Created") == 0 || strcmp(reason, "Deleting") == 0 ||
-        strcmp(reason, "Deleted") == 0)
-        return "";
+    *part1 = *part2 = "";
     if (strcmp(reason, "Updated") == 0) {
         snprintf(instance, size, "generation %lld", (long long)o->generation);
-        return instance;
+        *part1 = instance;
+    } else if (strcmp(reason, "StatusChanged") == 0) {
+        *part1 = object_status_since(&change->old);
+        *part2 = change->new.status;
     }
-    return o->resource_version[0] ? o->resource_version
-                                  : change->resource_version;
 }
 
 /* Names an Event; see event.h. */
@@ -392,16 +392,19 @@ event_name(const struct change *change, const char *reason, char *name)
 {
     const struct object_fields *o = event_object(change);
     char instance[32];
-    const char *rv = occurrence(change, reason, instance, sizeof(instance));
+    const char *part1, *part2;
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok;
 
+    occurrence(change, reason, instance, sizeof(instance), &part1, &part2);
     /* The NULs keep ("ab", "c") and ("a", "bc") apart. */
     ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
          EVP_DigestUpdate(ctx, o->uid, strlen(o->uid) + 1) &&
-         EVP_DigestUpdate(ctx, rv, strlen(rv) + 1) &&
+         EVP_DigestUpdate(ctx, part1, strlen(part1) + 1) &&
+         /* Left out when empty: the names of earlier builds stay. */
+         (!part2[0] || EVP_DigestUpdate(ctx, part2, strlen(part2) + 1)) &&
          EVP_DigestUpdate(ctx, reason, strlen(reason)) &&
          EVP_DigestFinal_ex(ctx, digest, &digest_len);
     EVP_MD_CTX_free(ctx);

@@ -438,6 +438,7 @@ object_read(struct json_object *json, char *const *status_fields,
 
     out->fields.finalizers = out->finalizers;
     out->fields.status = out->status;
+    out->fields.status_since = "";
     out->manager = latest_manager(metadata);
     return 0;
 }
@@ -485,4 +486,17 @@ object_fields_same(const struct object_fields *a, const struct object_fields *b)
            strcmp(a->deletion_timestamp, b->deletion_timestamp) == 0 &&
            strcmp(a->finalizers, b->finalizers) == 0 &&
            strcmp(a->status, b->status) == 0;
+}
+
+const char *
+object_status_since(const struct object_fields *f)
+{
+    return f->status_since[0] ? f->status_since : f->resource_version;
+}
+
+void
+object_status_carry(const struct object_fields *old, struct object_fields *new)
+{
+    new->status_since =
+        strcmp(old->status, new->status) == 0 ? object_status_since(old) : "";
 }

@@ -122,15 +122,18 @@ static int
 apply_write(struct observer *o, const struct object_fields *old,
             const struct object *obj)
 {
+    struct object_fields new = obj->fields;
     int r = 0;
 
-    if (!old)
-        r = write_change(o, CHANGE_CREATED, 0, NULL, &obj->fields,
-                         obj->manager);
-    else if (!object_fields_same(old, &obj->fields))
-        r = write_change(o, CHANGE_UPDATED, 0, old, &obj->fields, obj->manager);
+    if (!old) {
+        r = write_change(o, CHANGE_CREATED, 0, NULL, &new, obj->manager);
+    } else {
+        object_status_carry(old, &new);
+        if (!object_fields_same(old, &new))
+            r = write_change(o, CHANGE_UPDATED, 0, old, &new, obj->manager);
+    }
     if (r == 0)
-        r = store_put(o->store, &obj->fields);
+        r = store_put(o->store, &new);
     return r;
 }
 
@@ -268,17 +271,19 @@ static int
 diff_listed(const struct object_fields *listed, void *ctx)
 {
     struct observer *o = ctx;
-    struct object_fields old;
+    struct object_fields old, new = *listed;
     int r = 0;
 
-    if (!store_get(o->store, listed->uid, &old))
-        r = write_change(o, CHANGE_CREATED, CHANGE_AT_RELIST, NULL, listed,
-                         NULL);
-    else if (!object_fields_same(&old, listed))
-        r = write_change(o, CHANGE_UPDATED, CHANGE_AT_RELIST, &old, listed,
-                         NULL);
+    if (!store_get(o->store, listed->uid, &old)) {
+        r = write_change(o, CHANGE_CREATED, CHANGE_AT_RELIST, NULL, &new, NULL);
+    } else {
+        object_status_carry(&old, &new);
+        if (!object_fields_same(&old, &new))
+            r = write_change(o, CHANGE_UPDATED, CHANGE_AT_RELIST, &old, &new,
+                             NULL);
+    }
     if (r == 0)
-        r = store_put(o->store, listed);
+        r = store_put(o->store, &new);
     return r;
 }
 

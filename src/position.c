@@ -138,7 +138,7 @@ position_waiting(const struct position *p)
 static const char **
 change_strings(struct change *c, size_t *n)
 {
-    static const char **v[20];
+    static const char **v[24];
     size_t i = 0;
 
     v[i++] = &c->resource, v[i++] = &c->api_version, v[i++] = &c->kind;
@@ -146,9 +146,11 @@ change_strings(struct change *c, size_t *n)
     v[i++] = &c->old.uid, v[i++] = &c->old.name, v[i++] = &c->old.namespace;
     v[i++] = &c->old.resource_version, v[i++] = &c->old.deletion_timestamp;
     v[i++] = &c->old.finalizers, v[i++] = &c->old.status;
+    v[i++] = &c->old.status_since;
     v[i++] = &c->new.uid, v[i++] = &c->new.name, v[i++] = &c->new.namespace;
     v[i++] = &c->new.resource_version, v[i++] = &c->new.deletion_timestamp;
     v[i++] = &c->new.finalizers, v[i++] = &c->new.status;
+    v[i++] = &c->new.status_since;
     *n = i;
     return (const char **)v;
 }

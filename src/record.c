@@ -52,6 +52,7 @@ enum object_field {
     FIELD_DELETION_TIMESTAMP,
     FIELD_FINALIZERS,
     FIELD_STATUS,
+    FIELD_STATUS_SINCE,
 };
 
 /* Where a string field lives in struct change. */
@@ -78,6 +79,7 @@ static const struct string_field string_fields[] = {
     STRING_FIELD(TAG_OLD + FIELD_DELETION_TIMESTAMP, old.deletion_timestamp),
     STRING_FIELD(TAG_OLD + FIELD_FINALIZERS, old.finalizers),
     STRING_FIELD(TAG_OLD + FIELD_STATUS, old.status),
+    STRING_FIELD(TAG_OLD + FIELD_STATUS_SINCE, old.status_since),
     STRING_FIELD(TAG_NEW + FIELD_UID, new.uid),
     STRING_FIELD(TAG_NEW + FIELD_NAME, new.name),
     STRING_FIELD(TAG_NEW + FIELD_NAMESPACE, new.namespace),
@@ -85,6 +87,7 @@ static const struct string_field string_fields[] = {
     STRING_FIELD(TAG_NEW + FIELD_DELETION_TIMESTAMP, new.deletion_timestamp),
     STRING_FIELD(TAG_NEW + FIELD_FINALIZERS, new.finalizers),
     STRING_FIELD(TAG_NEW + FIELD_STATUS, new.status),
+    STRING_FIELD(TAG_NEW + FIELD_STATUS_SINCE, new.status_since),
 };
 
 #define STRING_FIELD_COUNT (sizeof(string_fields) / sizeof(string_fields[0]))

@@ -52,6 +52,7 @@ add_fields(struct json_object *obj, const char *key,
     add_string(o, "deletion_timestamp", f->deletion_timestamp);
     add_string(o, "finalizers", f->finalizers);
     add_string(o, "status", f->status);
+    add_string(o, "status_since", f->status_since);
     json_object_object_add(obj, key, o);
 }
 

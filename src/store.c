@@ -3,10 +3,11 @@
  * entry, and a pool of interned texts.
  *
  * An entry is one allocation: a few pointers to interned texts, the
- * generation, and the object's own strings (uid, name, resourceVersion)
- * inline after it.  Namespaces, deletionTimestamps, finalizers and status
- * texts repeat across objects (most objects have no finalizer and one of a
- * few statuses), so each distinct text is kept once with a reference
+ * generation, and the object's own strings (uid, name, resourceVersion,
+ * and status_since unless it is the resourceVersion) inline after it.
+ * Namespaces, deletionTimestamps, finalizers and status texts repeat
+ * across objects (most objects have no finalizer and one of a few
+ * statuses), so each distinct text is kept once with a reference
  * count, and "" costs nothing.  Both tables use linear probing with
  * backward-shift deletion, which leaves no tombstones to clean up.
  */
@@ -42,9 +43,9 @@ struct entry {
     struct interned *namespace, *deletion_timestamp, *finalizers, *status;
     int64_t generation;
     uint16_t name_len;
-    uint8_t uid_len, rv_len;
+    uint8_t uid_len, rv_len, since_len;
     bool marked;
-    char text[]; /* uid, name, resourceVersion, each with its NUL */
+    char text[]; /* uid, name, resourceVersion, status_since, with NULs */
 };
 
 struct store {
@@ -89,11 +90,19 @@ entry_rv(const struct entry *e)
     return e->text + e->uid_len + 1 + e->name_len + 1;
 }
 
-/* The bytes of an entry with strings of these lengths. */
-static size_t
-entry_size(size_t uid_len, size_t name_len, size_t rv_len)
+/* status_since, after the resourceVersion. */
+static const char *
+entry_since(const struct entry *e)
 {
-    return offsetof(struct entry, text) + uid_len + name_len + rv_len + 3;
+    return entry_rv(e) + e->rv_len + 1;
+}
+
+/* The bytes of an entry: its fixed part and its four strings. */
+static size_t
+entry_size(const struct entry *e)
+{
+    return offsetof(struct entry, text) + e->uid_len + e->name_len + e->rv_len +
+           e->since_len + 4;
 }
 
 /* The text of an interned string; NULL stands for "". */
@@ -260,7 +269,7 @@ entry_free(struct store *store, struct entry *e)
     unintern(store, e->deletion_timestamp);
     unintern(store, e->finalizers);
     unintern(store, e->status);
-    store->bytes -= entry_size(e->uid_len, e->name_len, e->rv_len);
+    store->bytes -= entry_size(e);
     free(e);
 }
 
@@ -271,6 +280,7 @@ check_lengths(const struct object_fields *f)
     if (!f->uid || !*f->uid)
         return -EINVAL;
     if (strlen(f->uid) > SHORT_MAX || strlen(f->resource_version) > SHORT_MAX ||
+        strlen(f->status_since) > SHORT_MAX ||
         strlen(f->deletion_timestamp) > SHORT_MAX ||
         strlen(f->name) > LONG_MAX_ || strlen(f->namespace) > LONG_MAX_ ||
         strlen(f->finalizers) > LONG_MAX_ || strlen(f->status) > LONG_MAX_)
@@ -282,21 +292,33 @@ check_lengths(const struct object_fields *f)
 static struct entry *
 entry_new(struct store *store, const struct object_fields *f)
 {
-    size_t uid_len = strlen(f->uid), name_len = strlen(f->name);
-    size_t rv_len = strlen(f->resource_version);
-    struct entry *e = calloc(1, entry_size(uid_len, name_len, rv_len));
+    /* Most statuses hold since the version itself: that costs nothing. */
+    const char *since = strcmp(f->status_since, f->resource_version) == 0
+                            ? ""
+                            : f->status_since;
+    struct entry head = {
+        .uid_len = (uint8_t)strlen(f->uid),
+        .name_len = (uint16_t)strlen(f->name),
+        .rv_len = (uint8_t)strlen(f->resource_version),
+        .since_len = (uint8_t)strlen(since),
+    };
+    struct entry *e = calloc(1, entry_size(&head));
     bool failed = false;
+    char *at;
 
     if (!e)
         return NULL;
-    e->uid_len = (uint8_t)uid_len;
-    e->name_len = (uint16_t)name_len;
-    e->rv_len = (uint8_t)rv_len;
+    *e = head;
     e->generation = f->generation;
-    memcpy(e->text, f->uid, uid_len + 1);
-    memcpy(e->text + uid_len + 1, f->name, name_len + 1);
-    memcpy(e->text + uid_len + name_len + 2, f->resource_version, rv_len + 1);
-    store->bytes += entry_size(uid_len, name_len, rv_len);
+    at = e->text;
+    memcpy(at, f->uid, e->uid_len + 1);
+    at += e->uid_len + 1;
+    memcpy(at, f->name, e->name_len + 1);
+    at += e->name_len + 1;
+    memcpy(at, f->resource_version, e->rv_len + 1);
+    at += e->rv_len + 1;
+    memcpy(at, since, e->since_len + 1);
+    store->bytes += entry_size(e);
 
     e->namespace = intern(store, f->namespace, &failed);
     e->deletion_timestamp = intern(store, f->deletion_timestamp, &failed);
@@ -350,6 +372,7 @@ entry_fields(const struct entry *e, struct object_fields *out)
     out->deletion_timestamp = text_of(e->deletion_timestamp);
     out->finalizers = text_of(e->finalizers);
     out->status = text_of(e->status);
+    out->status_since = entry_since(e);
 }
 
 /* The slot holding uid, or -1. */

@@ -3,7 +3,8 @@
  *
  *   "ECST" | version u32 | object count u64 | resourceVersion (u16 string)
  *   then per object: uid, name, namespace, resourceVersion (u16 strings),
- *     generation i64, deletionTimestamp, finalizers, status (u16 strings)
+ *     generation i64, deletionTimestamp, finalizers, status, status_since
+ *     (u16 strings)
  *   then the crc32 of every byte before it, u32
  *
  * where a u16 string is its length, then its bytes.  The checksum and the
@@ -11,6 +12,9 @@
  * that resumed from half a snapshot would report the other half as
  * created.  The reader checks every length against what is left before
  * using it, so a hostile file is refused, never followed.
+ *
+ * Version 1 had no status_since: its objects load with "" there, as if
+ * each status had held since the version saved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +31,7 @@
 #include "store.h"
 
 #define SNAPSHOT_MAGIC   "ECST"
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2
 #define HEADER_SIZE      16 /* magic, version, count */
 #define TRAILER_SIZE     4
 /* Far above a million objects of the largest sizes a store accepts. */
@@ -45,6 +49,7 @@ struct reader {
     const unsigned char *p;
     size_t left;
     const char *reason; /* why it was refused */
+    uint64_t version;
 };
 
 /* Writes bytes and adds them to the checksum. */
@@ -94,6 +99,7 @@ put_object(const struct object_fields *f, void *ctx)
     put_string(w, f->deletion_timestamp);
     put_string(w, f->finalizers);
     put_string(w, f->status);
+    put_string(w, f->status_since);
     return w->error;
 }
 
@@ -220,6 +226,7 @@ get_string(struct reader *rd, char *buf)
 struct object_buffers {
     char uid[65536], name[65536], namespace[65536], rv[65536];
     char deletion_timestamp[65536], finalizers[65536], status[65536];
+    char status_since[65536];
 };
 
 /* Reads one object and puts it into store. */
@@ -234,6 +241,7 @@ read_object(struct reader *rd, struct object_buffers *b, struct store *store)
         .deletion_timestamp = b->deletion_timestamp,
         .finalizers = b->finalizers,
         .status = b->status,
+        .status_since = b->status_since,
     };
     uint64_t generation;
     int r;
@@ -243,6 +251,9 @@ read_object(struct reader *rd, struct object_buffers *b, struct store *store)
         !get_uint(rd, 8, &generation) ||
         !get_string(rd, b->deletion_timestamp) ||
         !get_string(rd, b->finalizers) || !get_string(rd, b->status))
+        return -EBADMSG;
+    b->status_since[0] = '\0';
+    if (rd->version >= 2 && !get_string(rd, b->status_since))
         return -EBADMSG;
     f.generation = (int64_t)generation;
 
@@ -265,7 +276,6 @@ static int
 check_frame(struct reader *rd, uint64_t *count)
 {
     size_t body;
-    uint64_t version;
 
     if (rd->left < HEADER_SIZE + TRAILER_SIZE)
         return rd->reason = "file is too short to be a snapshot", -EBADMSG;
@@ -278,8 +288,8 @@ check_frame(struct reader *rd, uint64_t *count)
 
     rd->left = body - 4;
     rd->p += 4;
-    get_uint(rd, 4, &version);
-    if (version != SNAPSHOT_VERSION)
+    get_uint(rd, 4, &rd->version);
+    if (rd->version < 1 || rd->version > SNAPSHOT_VERSION)
         return rd->reason = "snapshot of an unknown version", -EBADMSG;
     get_uint(rd, 8, count);
     return 0;

@@ -25,8 +25,10 @@ change_update(void)
         .kind = "Notebook",
         .resource_version = "101",
         .manager = "",
-        .old = {"u-1", "nb", "ns", "100", 2, "", "", "{\"phase\":\"Pending\"}"},
-        .new = {"u-1", "nb", "ns", "101", 2, "", "", "{\"phase\":\"Pending\"}"},
+        .old = {"u-1", "nb", "ns", "100", 2, "", "", "{\"phase\":\"Pending\"}",
+                ""},
+        .new = {"u-1", "nb", "ns", "101", 2, "", "", "{\"phase\":\"Pending\"}",
+                ""},
     };
     return c;
 }
@@ -238,6 +240,38 @@ test_limits(void)
     ok(utf8_valid(buf), "and leaves valid UTF-8");
 }
 
+/*
+ * A status change is named by the version its old status held since and
+ * its new status: the same seen by a watch and restated by a relist.
+ */
+static void
+test_status_names(struct change *c)
+{
+    char a[EVENT_NAME_MAX + 1], b[EVENT_NAME_MAX + 1];
+
+    c->new.status = "{\"phase\":\"Running\"}";
+    event_name(c, "StatusChanged", a);
+    c->new.resource_version = "109";
+    c->new.generation = 3;
+    event_name(c, "StatusChanged", b);
+    is_str(b, a, "a status change restated after a spec change keeps its name");
+    c->new.status = "{\"phase\":\"Failed\"}";
+    event_name(c, "StatusChanged", b);
+    ok(strcmp(a, b) != 0, "another new status gets another name");
+    c->new.status = "{\"phase\":\"Running\"}";
+    c->old.status_since = "90";
+    event_name(c, "StatusChanged", b);
+    ok(strcmp(a, b) != 0,
+       "so does an old status that held since another version");
+    c->old.status_since = c->old.resource_version;
+    event_name(c, "StatusChanged", b);
+    is_str(b, a, "status_since \"\" stands for the version's own");
+    c->old.status_since = "";
+    c->new.status = c->old.status;
+    c->new.resource_version = "101";
+    c->new.generation = 2;
+}
+
 /* Names: deterministic, distinct per reason, valid, at most 253. */
 static void
 test_names(void)
@@ -252,12 +286,7 @@ test_names(void)
        "the name is the object's name, a dot and 16 hex digits");
     event_name(&c, "StatusChanged", b);
     ok(strcmp(a, b) != 0, "another reason gives another name");
-    c.new.resource_version = "102";
-    event_name(&c, "StatusChanged", a);
-    c.new.resource_version = "103";
-    event_name(&c, "StatusChanged", b);
-    ok(strcmp(a, b) != 0,
-       "a status change at another resourceVersion gets another name");
+    test_status_names(&c);
     c.new.generation = 7;
     event_name(&c, "Updated", a);
     c.new.resource_version = "109";

@@ -336,7 +336,7 @@ test_many_finalizers(void)
 static void
 test_same(void)
 {
-    struct object_fields a = {"u", "n", "ns", "1", 2, "", "f", "{}"};
+    struct object_fields a = {"u", "n", "ns", "1", 2, "", "f", "{}", ""};
     struct object_fields b = a;
 
     b.resource_version = "2";
@@ -352,6 +352,31 @@ test_same(void)
     b = a;
     b.deletion_timestamp = "t";
     ok(!object_fields_same(&a, &b), "and a deletionTimestamp");
+    b = a;
+    b.status_since = "0";
+    ok(object_fields_same(&a, &b), "status_since is derived: no change");
+}
+
+/* status_since carries over while the status stays. */
+static void
+test_status_since(void)
+{
+    struct object_fields a = {"u", "n", "ns", "5", 2, "", "", "{}", ""};
+    struct object_fields b = a;
+
+    is_str(object_status_since(&a), "5",
+           "\"\" stands for the version's own resourceVersion");
+    b.resource_version = "7";
+    b.generation = 3;
+    object_status_carry(&a, &b);
+    is_str(object_status_since(&b), "5",
+           "a spec change keeps the version the status held since");
+    a = b;
+    b.resource_version = "9";
+    b.status = "{\"phase\":\"Up\"}";
+    object_status_carry(&a, &b);
+    is_str(object_status_since(&b), "9",
+           "a status change starts it again at its own version");
 }
 
 /* A bookmark's resourceVersion, and none when it is not a string. */
@@ -383,6 +408,7 @@ main(void)
     test_overlong();
     test_many_finalizers();
     test_same();
+    test_status_since();
     test_resource_version();
     return tap_done();
 }

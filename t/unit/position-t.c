@@ -29,8 +29,8 @@ change_at(const char *uid, const char *rv)
         .kind = "Notebook",
         .resource_version = rv,
         .manager = "",
-        .old = {"", "", "", "", 0, "", "", ""},
-        .new = {uid, uid, "ns", rv, 1, "", "", ""},
+        .old = {"", "", "", "", 0, "", "", "", ""},
+        .new = {uid, uid, "ns", rv, 1, "", "", "", ""},
     };
     return c;
 }

@@ -49,6 +49,7 @@ static const struct string_member string_members[] = {
     {"old.deletion_timestamp", offsetof(struct change, old.deletion_timestamp)},
     {"old.finalizers", offsetof(struct change, old.finalizers)},
     {"old.status", offsetof(struct change, old.status)},
+    {"old.status_since", offsetof(struct change, old.status_since)},
     {"new.uid", offsetof(struct change, new.uid)},
     {"new.name", offsetof(struct change, new.name)},
     {"new.namespace", offsetof(struct change, new.namespace)},
@@ -56,6 +57,7 @@ static const struct string_member string_members[] = {
     {"new.deletion_timestamp", offsetof(struct change, new.deletion_timestamp)},
     {"new.finalizers", offsetof(struct change, new.finalizers)},
     {"new.status", offsetof(struct change, new.status)},
+    {"new.status_since", offsetof(struct change, new.status_since)},
 };
 
 #define STRING_MEMBER_COUNT (sizeof(string_members) / sizeof(string_members[0]))

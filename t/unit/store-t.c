@@ -14,6 +14,7 @@
 
 #include <zlib.h>
 
+#include "object.h"
 #include "store.h"
 #include "tap.h"
 
@@ -76,6 +77,7 @@ sample(struct sample *s, int i)
         .deletion_timestamp = i % 50 == 0 ? "2024-05-01T10:00:00Z" : "",
         .finalizers = i % 4 == 0 ? "tensorstack.dev/cleanup" : "",
         .status = statuses[i % 5],
+        .status_since = i % 3 == 0 ? "479000000" : "",
     };
 }
 
@@ -89,7 +91,8 @@ same_fields(const struct object_fields *a, const struct object_fields *b)
            a->generation == b->generation &&
            strcmp(a->deletion_timestamp, b->deletion_timestamp) == 0 &&
            strcmp(a->finalizers, b->finalizers) == 0 &&
-           strcmp(a->status, b->status) == 0;
+           strcmp(a->status, b->status) == 0 &&
+           strcmp(object_status_since(a), object_status_since(b)) == 0;
 }
 
 /* Put, get, replace and remove, with the strings copied in. */
@@ -349,6 +352,85 @@ fix_checksum(unsigned char *data, size_t len)
         data[len - 4 + i] = (unsigned char)(crc >> (8 * i));
 }
 
+/* Appends a u16 string to buf at *len. */
+static void
+put_v1_string(unsigned char *buf, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    buf[(*len)++] = (unsigned char)n;
+    buf[(*len)++] = (unsigned char)(n >> 8);
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* A snapshot of the first version, without status_since, still loads. */
+static void
+test_snapshot_version_1(void)
+{
+    static const char *const strings[] = {"u-1", "nb", "ns", "41"};
+    unsigned char buf[256] = "ECST\1\0\0\0\1";
+    struct store *store = store_new();
+    struct object_fields got;
+    char path[256], err[256] = "", *rv = NULL;
+    size_t len = 16;
+
+    put_v1_string(buf, &len, "42");
+    for (size_t i = 0; i < 4; i++)
+        put_v1_string(buf, &len, strings[i]);
+    buf[len] = 3; /* generation */
+    len += 8;
+    put_v1_string(buf, &len, "");
+    put_v1_string(buf, &len, "");
+    put_v1_string(buf, &len, "{\"phase\":\"Up\"}");
+    len += 4;
+    fix_checksum(buf, len);
+    snprintf(path, sizeof(path), "%s/v1.state", tmpdir);
+    write_file(path, buf, len);
+
+    is_int(store_load(path, store, &rv, err, sizeof(err)), 0,
+           "a version 1 snapshot loads");
+    ok(store_get(store, "u-1", &got) && got.generation == 3 &&
+           strcmp(got.status, "{\"phase\":\"Up\"}") == 0,
+       "with its object");
+    is_str(object_status_since(&got), "41",
+           "whose status holds since its own version");
+    free(rv);
+    store_free(store);
+}
+
+/* status_since survives a put and a snapshot; its own version costs 0. */
+static void
+test_status_since(void)
+{
+    struct store *store = store_new(), *loaded = store_new();
+    struct object_fields got;
+    char path[256], err[256], *rv = NULL;
+    struct sample s;
+    size_t bytes;
+
+    sample(&s, 1);
+    s.f.status_since = s.f.resource_version;
+    store_put(store, &s.f);
+    bytes = store_memory(store);
+    store_get(store, s.uid, &got);
+    is_str(got.status_since, "", "the version's own is kept as \"\"");
+    s.f.status_since = "479000001";
+    store_put(store, &s.f);
+    ok(store_memory(store) > bytes, "another takes its bytes");
+    store_get(store, s.uid, &got);
+    is_str(got.status_since, "479000001", "and reads back");
+    snprintf(path, sizeof(path), "%s/since.state", tmpdir);
+    store_save(store, path, "479000002");
+    store_load(path, loaded, &rv, err, sizeof(err));
+    ok(store_get(loaded, s.uid, &got) &&
+           strcmp(got.status_since, "479000001") == 0,
+       "and survives a snapshot");
+    free(rv);
+    store_free(store);
+    store_free(loaded);
+}
+
 /* Damaged, truncated and foreign files are refused as a whole. */
 static void
 test_snapshot_damage(void)
@@ -472,6 +554,8 @@ main(void)
     test_snapshot_round_trip();
     test_snapshot_damage();
     test_snapshot_atomic();
+    test_snapshot_version_1();
+    test_status_since();
     remove_tmpdir();
     return tap_done();
 }
