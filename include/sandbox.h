@@ -21,4 +21,11 @@ enum sandbox_role {
  */
 int sandbox_enter(enum sandbox_role role, int output_fd, bool exec_plugin);
 
+/*
+ * Whether this process runs under valgrind, which implements no seccomp
+ * and runs its tool in the process: there the children run without the
+ * filter, and exec this binary by its file name.
+ */
+bool sandbox_under_valgrind(void);
+
 #endif

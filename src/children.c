@@ -2,7 +2,8 @@
  * Starting the children and deciding when they start again.
  *
  * A child is this binary run again with a role word: fork, put the fds in
- * place, exec /proc/self/exe.  Between fork and exec the child calls only
+ * place, exec /proc/self/exe (see exec_path).  Between fork and exec the
+ * child calls only
  * async-signal-safe functions, since the master's other state (the event
  * loop, the HTTP server, malloc's locks) is a copy it cannot trust.  An
  * exec failure comes back to the parent through a close-on-exec pipe:
@@ -24,6 +25,7 @@
 
 #include "children.h"
 #include "log.h"
+#include "sandbox.h"
 
 /*
  * The first restart comes fast, in [100, 800) ms, then the delay doubles
@@ -313,8 +315,8 @@ static void __attribute__((noreturn)) child_fail(int error_fd)
  * and death with the master.
  */
 static void __attribute__((noreturn))
-child_exec(char **argv, char **envp, int null_fd, int out_fd, int metrics_fd,
-           int error_fd, pid_t master)
+child_exec(const char *path, char **argv, char **envp, int null_fd, int out_fd,
+           int metrics_fd, int error_fd, pid_t master)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL};
     sigset_t none;
@@ -346,8 +348,34 @@ child_exec(char **argv, char **envp, int null_fd, int out_fd, int metrics_fd,
     if (getppid() != master)
         _exit(127);
 
-    execve("/proc/self/exe", argv, envp);
+    execve(path, argv, envp);
     child_fail(CHILD_ERROR_FD);
+}
+
+/*
+ * What a child execs.  /proc/self/exe is the binary the master runs even
+ * when a package upgrade has replaced the file since, so that master and
+ * children always speak the same protocol.  Under valgrind it is
+ * valgrind's tool instead, so there the file's name is used, which
+ * valgrind reports for the program it runs.
+ */
+static const char *
+exec_path(void)
+{
+    static char path[PATH_MAX];
+    ssize_t n;
+
+    if (!sandbox_under_valgrind())
+        return "/proc/self/exe";
+    if (path[0])
+        return path;
+    n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (n <= 0 || (size_t)n >= sizeof(path) - 1) {
+        path[0] = '\0';
+        return "/proc/self/exe";
+    }
+    path[n] = '\0';
+    return path;
 }
 
 /* Waits for exec; returns 0, or -errno of the child's failed step. */
@@ -404,6 +432,7 @@ child_spawn(struct child *c, char **argv, int out_fd)
 {
     int metrics[2], error_pipe[2], null_fd;
     pid_t pid, master = getpid();
+    const char *path = exec_path();
     char **envp;
     int r;
 
@@ -427,7 +456,7 @@ child_spawn(struct child *c, char **argv, int out_fd)
 
     pid = fork();
     if (pid == 0)
-        child_exec(argv, envp, null_fd, out_fd, metrics[1], error_pipe[1],
+        child_exec(path, argv, envp, null_fd, out_fd, metrics[1], error_pipe[1],
                    master);
     if (pid < 0) {
         r = -errno;

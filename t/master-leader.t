@@ -60,7 +60,7 @@ readyz_is() {
 # watchers NAME: how many watchers replica NAME's master runs now.
 watchers() {
     eval "p=\$pid_$1"
-    pgrep -P "$p" -f '^event-controller watcher ' | wc -l
+    pgrep -P "$p" -f '(^|/)event-controller watcher ' | wc -l
 }
 
 # changes PREFIX: creates Notebooks PREFIX-1 to PREFIX-4 and changes

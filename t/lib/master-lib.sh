@@ -35,11 +35,11 @@ http() {
 # none runs, so that it serves as a condition too.
 child_pid() {
     if [ "$1" = emitter ]; then
-        pid=$(pgrep -P "$master_pid" -f '^event-controller emitter ' |
+        pid=$(pgrep -P "$master_pid" -f '(^|/)event-controller emitter ' |
             head -1)
     else
         pid=$(pgrep -P "$master_pid" -f \
-            "^event-controller watcher .*--resource $2 " | head -1)
+            "(^|/)event-controller watcher .*--resource $2 " | head -1)
     fi
     [ -n "$pid" ] && echo "$pid"
 }

@@ -17,6 +17,17 @@ KUBE=$top_srcdir/t/cluster/kube
 test_name=$(basename "$0" .t)
 test_tmp=$top_builddir/t/.tmp/$test_name.$$
 mkdir -p "$test_tmp"
+
+# Under make check-valgrind, $EC_BIN runs under valgrind, and so does every
+# process it starts (t/lib/valgrind).  A child's command line then begins
+# with valgrind's and the binary's path: match children with
+# '(^|/)event-controller ROLE'.
+if [ -n "${EC_VALGRIND_LOGS:-}" ]; then
+    printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' \
+        "$top_srcdir/t/lib/valgrind" "$EC_BIN" >"$test_tmp/event-controller"
+    chmod +x "$test_tmp/event-controller"
+    EC_BIN=$test_tmp/event-controller
+fi
 test_count=0
 test_failed=0
 test_cleanups=
