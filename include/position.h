@@ -7,10 +7,9 @@
  * they arrived; the watermark moves to a change's resourceVersion once it
  * and every change before it are done.  resourceVersions are opaque: the
  * order is the order of arrival, never a comparison.  Only then is the
- * change applied to the mirror store (store.h) and, at most every
- * POSITION_SAVE_MS or POSITION_SAVE_SHARE times the last save's duration,
- * the store saved as DIR/KEY.state, from which a restarted watcher
- * resumes.  A crash therefore replays every change whose
+ * change applied to the mirror store (store.h) and, now and then (see
+ * POSITION_SAVE_SHARE), the store saved as DIR/KEY.state, from which a
+ * restarted watcher resumes.  A crash therefore replays every change whose
  * Events might be missing, and replayed Events have the names they had
  * (event.h), so the apiserver refuses the duplicates with 409.
  */
@@ -28,12 +27,15 @@
 /*
  * A save rewrites the whole store and costs an fsync.  Ten a second bound
  * the replay after a crash; but a large store takes long to write, and
- * saving it that often would leave the emitter little time for Events: a
- * save waits for ten times as long as the last one took, so that saving
- * takes at most a tenth of the emitter's time.
+ * saving it that often would leave the emitter little time for Events.
+ * So a position saves again only after POSITION_SAVE_SHARE times its last
+ * save's duration for each position open: all of them together take at
+ * most a tenth of the emitter's time.  Every POSITION_SAVE_MAX_MS at the
+ * least, which bounds the replay.
  */
-#define POSITION_SAVE_MS    100
-#define POSITION_SAVE_SHARE 10
+#define POSITION_SAVE_MS     100
+#define POSITION_SAVE_SHARE  10
+#define POSITION_SAVE_MAX_MS 10000
 
 struct position;
 

@@ -30,8 +30,12 @@ struct position {
     bool dirty;               /* the watermark moved since the last save */
     struct timespec saved_at; /* CLOCK_MONOTONIC */
     long save_gap_ms;         /* from saved_at to the next save */
+    bool counted;             /* in open_positions */
     unsigned long saves;
 };
+
+/* How many positions are open: they share the time for saving. */
+static size_t open_positions;
 
 /* Milliseconds from a to b. */
 static long
@@ -76,6 +80,8 @@ position_open(const char *state_dir, const char *key, struct position **out)
                  p->aggregate_path, strerror(-r));
     clock_gettime(CLOCK_MONOTONIC, &p->saved_at);
     p->save_gap_ms = POSITION_SAVE_MS;
+    p->counted = true;
+    open_positions++;
     *out = p;
     return 0;
 
@@ -90,6 +96,8 @@ position_free(struct position *p)
 {
     if (!p)
         return;
+    if (p->counted)
+        open_positions--;
     while (p->head) {
         struct pending *next = p->head->next;
 
@@ -316,9 +324,12 @@ position_save(struct position *p, bool force)
     p->dirty = false;
     p->saved_at = now;
     clock_gettime(CLOCK_MONOTONIC, &done);
-    p->save_gap_ms = POSITION_SAVE_SHARE * elapsed_ms(&now, &done);
+    p->save_gap_ms = POSITION_SAVE_SHARE * (long)open_positions *
+                     elapsed_ms(&now, &done);
     if (p->save_gap_ms < POSITION_SAVE_MS)
         p->save_gap_ms = POSITION_SAVE_MS;
+    if (p->save_gap_ms > POSITION_SAVE_MAX_MS)
+        p->save_gap_ms = POSITION_SAVE_MAX_MS;
     p->saves++;
     return 0;
 }
