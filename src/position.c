@@ -324,8 +324,8 @@ position_save(struct position *p, bool force)
     p->dirty = false;
     p->saved_at = now;
     clock_gettime(CLOCK_MONOTONIC, &done);
-    p->save_gap_ms = POSITION_SAVE_SHARE * (long)open_positions *
-                     elapsed_ms(&now, &done);
+    p->save_gap_ms =
+        POSITION_SAVE_SHARE * (long)open_positions * elapsed_ms(&now, &done);
     if (p->save_gap_ms < POSITION_SAVE_MS)
         p->save_gap_ms = POSITION_SAVE_MS;
     if (p->save_gap_ms > POSITION_SAVE_MAX_MS)
