@@ -52,6 +52,8 @@ check "and a removed one stops" wait_until 20 no_workflowtemplates
 is "$(child_pid watcher notebooks)" "$notebooks" \
     "the unchanged watcher still runs with the same pid"
 
+check "the master is ready once the new watcher has listed" \
+    wait_until 60 ready
 before=$(children_count)
 echo '{"resources": [ {"group": 7} ]' >"$vol/config.json"
 kill -HUP "$master_pid"
