@@ -40,6 +40,11 @@ holder() {
         2>/dev/null | sed -n 's/^replica-\([ab]\)_[0-9a-f]*$/\1/p'
 }
 
+# held: some replica holds the Lease.
+held() {
+    [ -n "$(holder)" ]
+}
+
 # holder_is NAME: replica NAME holds the Lease.
 holder_is() {
     [ "$(holder)" = "$1" ]
@@ -100,7 +105,7 @@ watching() {
 
 replica a
 replica b
-check "one replica takes the Lease" wait_until 30 holder
+check "one replica takes the Lease" wait_until 60 held
 leader=$(holder)
 standby=$([ "$leader" = a ] && echo b || echo a)
 check "the leader is ready and says it leads" \
