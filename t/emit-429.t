@@ -49,10 +49,16 @@ emit_stop "$watcher_pid_nb"
 series='event_controller_events_retried_total{resource="notebooks[^"]*"'
 retried=$(sed -n "s/^$series,reason=\"[A-Za-z]*\"} \([0-9]*\)\$/\1/p" \
     "$emit_dir/emitter.log" | head -1)
-like "${retried:-none}" '^[1-9][0-9]*$' \
-    "the emitter counted its retries (event_controller_events_retried_total)"
-like "$(grep -c 'HTTP 429, retrying' "$emit_dir/emitter.log")" '^[1-9]' \
-    "and logged them as 429s"
+# Under valgrind the emitter sends too slowly to meet the limit of one.
+if [ -n "${EC_VALGRIND_LOGS:-}" ]; then
+    skip "the emitter counted its retries" "too slow under valgrind for 429"
+    skip "and logged them as 429s" "too slow under valgrind for 429"
+else
+    like "${retried:-none}" '^[1-9][0-9]*$' \
+        "the emitter counted its retries (events_retried_total)"
+    like "$(grep -c 'HTTP 429, retrying' "$emit_dir/emitter.log")" '^[1-9]' \
+        "and logged them as 429s"
+fi
 log_clean "$emit_dir/emitter.log"
 log_clean "$emit_dir/watcher-nb.log"
 test_done
