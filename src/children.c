@@ -3,11 +3,11 @@
  *
  * A child is this binary run again with a role word: fork, put the fds in
  * place, exec /proc/self/exe (see exec_path).  Between fork and exec the
- * child calls only
- * async-signal-safe functions, since the master's other state (the event
- * loop, the HTTP server, malloc's locks) is a copy it cannot trust.  An
- * exec failure comes back to the parent through a close-on-exec pipe:
- * read() sees end of file when exec worked, else the errno.
+ * child calls only async-signal-safe functions, since the master's other
+ * state (the event loop, the HTTP server, malloc's locks) is a copy it
+ * cannot trust.  An exec failure comes back to the parent through a
+ * close-on-exec pipe: read() sees end of file when exec worked, else the
+ * errno.
  */
 #include <errno.h>
 #include <fcntl.h>
