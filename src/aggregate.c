@@ -20,8 +20,12 @@
 
 #define BUCKETS 4096
 
+/*
+ * An entry lives for the window after each Event, so there are as many as
+ * Events in the last 10 minutes: the names are kept at their length.
+ */
 struct view {
-    char name[EVENT_NAME_MAX + 1];
+    char *name;    /* malloc'd; NULL while count is 0 */
     int64_t count; /* 0: nothing */
     time_t when;   /* last occurrence */
 };
@@ -35,6 +39,31 @@ struct entry {
 struct aggregate {
     struct entry *buckets[BUCKETS];
 };
+
+/* Frees an entry and its names. */
+static void
+entry_free(struct entry *e)
+{
+    free(e->decided.name);
+    free(e->committed.name);
+    free(e);
+}
+
+/* Sets a view's name to a copy of name; -ENOMEM leaves it as it was. */
+static int
+view_name(struct view *v, const char *name)
+{
+    char *copy;
+
+    if (v->name && strcmp(v->name, name) == 0)
+        return 0;
+    copy = strdup(name);
+    if (!copy)
+        return -ENOMEM;
+    free(v->name);
+    v->name = copy;
+    return 0;
+}
 
 /* Creates an empty table. */
 struct aggregate *
@@ -54,7 +83,7 @@ aggregate_free(struct aggregate *table)
             struct entry *e = table->buckets[i];
 
             table->buckets[i] = e->next;
-            free(e);
+            entry_free(e);
         }
     }
     free(table);
@@ -111,7 +140,7 @@ expire(struct aggregate *table, size_t bucket, time_t now)
         if (now - e->decided.when > AGGREGATE_WINDOW_S &&
             e->decided.count == e->committed.count) {
             *p = e->next;
-            free(e);
+            entry_free(e);
             continue;
         }
         p = &e->next;
@@ -135,13 +164,14 @@ aggregate_decide(struct aggregate *table, const char *uid,
     if (e->decided.count > 0 && now - e->decided.when <= AGGREGATE_WINDOW_S) {
         e->decided.count++;
     } else {
-        snprintf(e->decided.name, sizeof(e->decided.name), "%s", name);
+        if (view_name(&e->decided, name) < 0)
+            return -ENOMEM;
         e->decided.count = 1;
     }
     e->decided.when = now;
 
     d->key = key;
-    memcpy(d->name, e->decided.name, sizeof(d->name));
+    snprintf(d->name, sizeof(d->name), "%s", e->decided.name);
     d->count = e->decided.count;
     d->when = now;
     return 0;
@@ -153,9 +183,8 @@ aggregate_commit(struct aggregate *table, const struct aggregate_decision *d)
 {
     struct entry *e = entry_get(table, d->key, true);
 
-    if (!e)
+    if (!e || view_name(&e->committed, d->name) < 0)
         return -ENOMEM;
-    memcpy(e->committed.name, d->name, sizeof(e->committed.name));
     e->committed.count = d->count;
     e->committed.when = d->when;
     return 0;
@@ -216,14 +245,15 @@ aggregate_load(struct aggregate *table, const char *path)
                   name) == 4) {
         struct entry *e = entry_get(table, key, true);
 
-        if (!e) {
+        if (!e || view_name(&e->committed, name) < 0 ||
+            view_name(&e->decided, name) < 0) {
             fclose(f);
             return -ENOMEM;
         }
-        memcpy(e->committed.name, name, sizeof(name));
         e->committed.count = count;
         e->committed.when = (time_t)when;
-        e->decided = e->committed;
+        e->decided.count = count;
+        e->decided.when = (time_t)when;
     }
     fclose(f);
     return 0;

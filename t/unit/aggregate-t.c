@@ -6,6 +6,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,10 +97,38 @@ test_replay(void)
     aggregate_free(again);
 }
 
+/*
+ * The table holds an entry for each Event of the last ten minutes: at 50
+ * Events a second, 30,000.  Each costs its names' length, not their
+ * limit.
+ */
+static void
+test_memory(void)
+{
+    struct aggregate *t = aggregate_new();
+    struct aggregate_decision d;
+    size_t before = mallinfo2().uordblks, per;
+    char uid[32], name[64];
+
+    for (int i = 0; i < 10000; i++) {
+        struct event e = event_with("spec changed (generation 1 → 2)");
+
+        snprintf(uid, sizeof(uid), "u-%d", i);
+        snprintf(name, sizeof(name), "notebook-%d.0123456789abcdef", i);
+        aggregate_decide(t, uid, &e, name, 1000, &d);
+        aggregate_commit(t, &d);
+    }
+    per = (mallinfo2().uordblks - before) / 10000;
+    printf("#   %zu bytes per entry\n", per);
+    ok(per <= 200, "an entry with a 30-character name takes at most 200 bytes");
+    aggregate_free(t);
+}
+
 int
 main(void)
 {
     test_window();
     test_replay();
+    test_memory();
     return tap_done();
 }
