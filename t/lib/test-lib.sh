@@ -160,6 +160,21 @@ need_cluster_tests() {
     command -v go >/dev/null || skip_all "go is not installed (run t/setup)"
 }
 
+# kube_up DIR [UP OPTIONS]: starts a control plane in DIR, trying up to
+# three times: the fixture picks free ports, and another process may take
+# one before the fixture binds it.
+kube_up() {
+    dir=$1
+    shift
+    for attempt in 1 2 3; do
+        "$KUBE" up "$dir" "$@" && return 0
+        echo "kube: start $attempt in $dir failed, starting afresh" >&2
+        "$KUBE" down "$dir" >/dev/null 2>&1 || true
+        rm -rf "$dir" && mkdir -p "$dir"
+    done
+    return 1
+}
+
 # cluster_shared: makes sure the shared control plane runs and points
 # KUBECONFIG at it.  Tests in parallel start it once, under a lock.
 cluster_shared() {
@@ -171,7 +186,7 @@ cluster_shared() {
         if ! kube_ready "$cluster_dir"; then
             "$KUBE" down "$cluster_dir" >/dev/null 2>&1 || true
             # The daemons must not inherit the lock, or hold it forever.
-            "$KUBE" up "$cluster_dir" 8>&- >&2
+            kube_up "$cluster_dir" 8>&- >&2
         fi
     ) 8>"$cluster_dir.lock" || bail_out "the shared control plane did not start"
     export KUBECONFIG=$cluster_dir/kubeconfig
@@ -185,7 +200,7 @@ cluster_private() {
     shift
     mkdir -p "$cluster_dir"
     test_cleanup "\"$KUBE\" down \"$cluster_dir\"; rm -rf \"$cluster_dir\""
-    "$KUBE" up "$cluster_dir" "$@" >&2 ||
+    kube_up "$cluster_dir" "$@" >&2 ||
         bail_out "a private control plane did not start"
     export KUBECONFIG=$cluster_dir/kubeconfig
 }
