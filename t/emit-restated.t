@@ -17,6 +17,10 @@ state=$emit_dir/state
 emit_watcher nb --group tensorstack.dev --version v1beta1 \
     --resource notebooks --namespace "$ns"
 emit_emitter nb -- -v 3
+# Until the first list is done, a new Notebook would count as one that
+# was there before the controller, and get no Event.
+check "the first start saves a position" \
+    wait_until 30 test -s "$state/nb.state"
 notebook a
 expect a Created 'created'
 uid=$(k -n "$ns" get notebook a -o jsonpath='{.metadata.uid}')
