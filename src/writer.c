@@ -138,14 +138,21 @@ writer_depth(const struct writer *w)
     return w->batch.n + w->ready.n + w->delayed.n + w->n_inflight;
 }
 
-/* Collects a response body, up to RESPONSE_MAX. */
+/*
+ * Collects the body of a refusal, up to RESPONSE_MAX, for its message; a
+ * success's body, the Event written, is not kept.
+ */
 static size_t
 on_body(char *data, size_t size, size_t n, void *ctx)
 {
     struct writer_request *r = ctx;
     size_t len = size * n, keep = len;
+    long status = 0;
     char *grown;
 
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300)
+        return len;
     if (r->response_len + keep > RESPONSE_MAX)
         keep = RESPONSE_MAX - r->response_len;
     grown = realloc(r->response, r->response_len + keep + 1);
@@ -274,7 +281,10 @@ finish(struct writer *w, struct writer_request *r, CURLcode code)
     if (code == CURLE_OK && curl_easy_header(r->easy, "Retry-After", 0,
                                              CURLH_HEADER, -1, &h) == CURLHE_OK)
         after = strtol(h->value, NULL, 10);
-    status_message(r, message, sizeof(message));
+    /* A success's body is the Event written: nothing to read there. */
+    message[0] = '\0';
+    if (code == CURLE_OK && (status < 200 || status >= 300))
+        status_message(r, message, sizeof(message));
     release(w, r);
 
     if (code != CURLE_OK) {
