@@ -53,7 +53,25 @@ int aggregate_commit(struct aggregate *table,
 /* Saves the committed view to path atomically.  Returns 0 or -errno. */
 int aggregate_save(struct aggregate *table, const char *path, time_t now);
 
-/* Loads a saved view into both views; a missing file is empty. */
+/*
+ * Loads a saved view into both views; a missing file is empty, and a line
+ * that does not parse ends it.  Returns 0 or a negative errno.
+ */
 int aggregate_load(struct aggregate *table, const char *path);
+
+/* The longest line of a saved view, its newline and NUL included. */
+#define AGGREGATE_LINE_MAX (16 + 1 + 20 + 1 + 20 + 1 + EVENT_NAME_MAX + 2)
+
+/*
+ * The committed view of a decision as a line of a saved view, into buf of
+ * AGGREGATE_LINE_MAX bytes: a journal of the table between saves.
+ */
+void aggregate_line(const struct aggregate_decision *d, char *buf, size_t size);
+
+/*
+ * Puts one line of a saved view into both views, replacing the entry of
+ * its key.  Returns 0, -EINVAL if it does not parse, or -ENOMEM.
+ */
+int aggregate_restore(struct aggregate *table, const char *line);
 
 #endif

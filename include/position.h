@@ -8,8 +8,8 @@
  * and every change before it are done.  resourceVersions are opaque: the
  * order is the order of arrival, never a comparison.  Only then is the
  * change applied to the mirror store (store.h) and, now and then (see
- * POSITION_SAVE_SHARE), the store saved as DIR/KEY.state, from which a
- * restarted watcher resumes.  A crash therefore replays every change whose
+ * POSITION_SAVE_SHARE), saved in DIR/KEY.state and its journal, from which
+ * a restarted watcher resumes.  A crash therefore replays every change whose
  * Events might be missing, and replayed Events have the names they had
  * (event.h), so the apiserver refuses the duplicates with 409.
  */
@@ -25,17 +25,21 @@
 #include "event.h"
 
 /*
- * A save rewrites the whole store and costs an fsync.  Ten a second bound
- * the replay after a crash; but a large store takes long to write, and
- * saving it that often would leave the emitter little time for Events.
- * So a position saves again only after POSITION_SAVE_SHARE times its last
- * save's duration for each position open: all of them together take at
- * most a tenth of the emitter's time.  Every POSITION_SAVE_MAX_MS at the
- * least, which bounds the replay.
+ * A save appends what changed since the last one to the journal of the
+ * store's snapshot (store.h), and costs what changed and an fdatasync.
+ * Once the journal outgrows the snapshot and aggregation table it extends
+ * (or POSITION_JOURNAL_MIN), the save writes both anew instead, which
+ * costs what is held.  Ten saves a second bound the replay after a crash;
+ * but a large store takes long to write, and so a position saves again
+ * only after POSITION_SAVE_SHARE times its last save's duration for each
+ * position open: all of them together take at most a tenth of the
+ * emitter's time.  Every POSITION_SAVE_MAX_MS at the least, which bounds
+ * the replay.
  */
 #define POSITION_SAVE_MS     100
 #define POSITION_SAVE_SHARE  10
 #define POSITION_SAVE_MAX_MS 10000
+#define POSITION_JOURNAL_MIN (256 * 1024)
 
 struct position;
 
@@ -53,8 +57,9 @@ struct pending {
 };
 
 /*
- * Opens the position of key: loads DIR/KEY.state and the aggregation
- * table saved beside it.  Returns 0 or a negative errno, logged here.
+ * Opens the position of key: loads DIR/KEY.state, the aggregation table
+ * saved beside it, and their journal.  Returns 0 or a negative errno,
+ * logged here.
  */
 int position_open(const char *state_dir, const char *key,
                   struct position **out);

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "change.h"
 
@@ -72,20 +73,73 @@ size_t store_memory(const struct store *store);
 /*
  * Writes every object and the resourceVersion they are current at to path,
  * atomically: a temporary file in the same directory, fsync, rename, fsync
- * of the directory.  Returns 0 or a negative errno; path is then unchanged.
+ * of the directory.  id names the snapshot for its journal: see
+ * store_new_id.  Returns 0 or a negative errno; path is then unchanged.
  */
 int store_save(const struct store *store, const char *path,
-               const char *resource_version);
+               const char *resource_version, uint64_t id);
+
+/* A fresh id for a snapshot, never 0. */
+uint64_t store_new_id(void);
+
+/*
+ * What changed in a store since its snapshot, as journal entries: puts,
+ * removals and the caller's own texts, replayed in the order added.  The
+ * first failure (-ENOMEM, -E2BIG) sticks in error.  Zero-initialised.
+ */
+struct store_delta {
+    unsigned char *p;
+    size_t len, cap;
+    size_t entries;
+    int error;
+};
+
+void store_delta_put(struct store_delta *delta,
+                     const struct object_fields *fields);
+void store_delta_remove(struct store_delta *delta, const char *uid);
+/* text is at most 65535 bytes; store_load_extra hands it back. */
+void store_delta_extra(struct store_delta *delta, const char *text);
+void store_delta_reset(struct store_delta *delta);
+void store_delta_free(struct store_delta *delta);
+
+/*
+ * Replaces path.journal, atomically, with an empty journal of the snapshot
+ * of id, and returns a descriptor open for appending to it, or a negative
+ * errno.
+ */
+int store_journal_start(const char *path, uint64_t id);
+
+/*
+ * Appends delta to the journal open at fd as one frame, at
+ * resource_version, and fdatasyncs it.  Returns 0 or a negative errno;
+ * after a failure the journal may end in a partial frame, which ends it
+ * for a reader, so the caller starts a new snapshot.
+ */
+int store_journal_append(int fd, const char *resource_version,
+                         const struct store_delta *delta);
 
 /*
  * Reads a snapshot written by store_save into store, which must be empty,
- * and its resourceVersion into *resource_version (malloc'd).  A file that
- * is truncated, damaged or of another format is refused as a whole with
- * -EBADMSG and a reason in err; a missing file is -ENOENT; other failures
- * of reading are a negative errno with err set.  On failure the store is
- * left empty.
+ * and its resourceVersion into *resource_version (malloc'd), then applies
+ * the journal beside it: the store and resourceVersion are then as of its
+ * last whole frame.  A file that is truncated, damaged or of another
+ * format is refused as a whole with -EBADMSG and a reason in err; so is a
+ * journal frame that passes its checksum and does not parse.  A missing
+ * file is -ENOENT; other failures of reading are a negative errno with err
+ * set.  On failure the store is left empty.
  */
 int store_load(const char *path, struct store *store, char **resource_version,
                char *err, size_t errlen);
+
+/* Where store_load_extra hands the caller's journal entries. */
+struct store_extra {
+    int (*cb)(const char *text, void *ctx); /* negative: damaged */
+    void *ctx;
+};
+
+/* store_load, handing each of the caller's entries to extra, in order. */
+int store_load_extra(const char *path, struct store *store,
+                     char **resource_version, const struct store_extra *extra,
+                     char *err, size_t errlen);
 
 #endif

@@ -190,6 +190,9 @@ aggregate_commit(struct aggregate *table, const struct aggregate_decision *d)
     return 0;
 }
 
+/* One committed entry as a line of the saved table: key, count, when, name. */
+#define LINE_FORMAT "%016" PRIx64 " %" PRId64 " %lld %s\n"
+
 /* Writes the committed entries still inside the window to f. */
 static void
 write_entries(struct aggregate *table, FILE *f, time_t now)
@@ -199,10 +202,18 @@ write_entries(struct aggregate *table, FILE *f, time_t now)
             const struct view *v = &e->committed;
 
             if (v->count > 0 && now - v->when <= AGGREGATE_WINDOW_S)
-                fprintf(f, "%016" PRIx64 " %" PRId64 " %lld %s\n", e->key,
-                        v->count, (long long)v->when, v->name);
+                fprintf(f, LINE_FORMAT, e->key, v->count, (long long)v->when,
+                        v->name);
         }
     }
+}
+
+/* A decision as a line of the saved table; see aggregate.h. */
+void
+aggregate_line(const struct aggregate_decision *d, char *buf, size_t size)
+{
+    snprintf(buf, size, LINE_FORMAT, d->key, d->count, (long long)d->when,
+             d->name);
 }
 
 /* Saves the committed view: temporary file, fsync, rename. */
@@ -229,32 +240,46 @@ aggregate_save(struct aggregate *table, const char *path, time_t now)
     return r;
 }
 
+/* Puts one saved line into both views; see aggregate.h. */
+int
+aggregate_restore(struct aggregate *table, const char *line)
+{
+    char name[EVENT_NAME_MAX + 1];
+    uint64_t key;
+    int64_t count;
+    long long when;
+    struct entry *e;
+
+    if (sscanf(line, "%" SCNx64 " %" SCNd64 " %lld %253s", &key, &count, &when,
+               name) != 4)
+        return -EINVAL;
+    e = entry_get(table, key, true);
+    if (!e || view_name(&e->committed, name) < 0 ||
+        view_name(&e->decided, name) < 0)
+        return -ENOMEM;
+    e->committed.count = count;
+    e->committed.when = (time_t)when;
+    e->decided.count = count;
+    e->decided.when = (time_t)when;
+    return 0;
+}
+
 /* Loads saved entries into both views; see aggregate.h. */
 int
 aggregate_load(struct aggregate *table, const char *path)
 {
     FILE *f = fopen(path, "re");
-    char name[EVENT_NAME_MAX + 1];
-    uint64_t key;
-    int64_t count;
-    long long when;
+    char *line = NULL;
+    size_t size = 0;
+    int r = 0;
 
     if (!f)
         return errno == ENOENT ? 0 : -errno;
-    while (fscanf(f, "%" SCNx64 " %" SCNd64 " %lld %253s", &key, &count, &when,
-                  name) == 4) {
-        struct entry *e = entry_get(table, key, true);
-
-        if (!e || view_name(&e->committed, name) < 0 ||
-            view_name(&e->decided, name) < 0) {
-            fclose(f);
-            return -ENOMEM;
-        }
-        e->committed.count = count;
-        e->committed.when = (time_t)when;
-        e->decided.count = count;
-        e->decided.when = (time_t)when;
-    }
+    /* A damaged line ends the table, as before: what came before holds. */
+    while (getline(&line, &size, f) > 0)
+        if ((r = aggregate_restore(table, line)) < 0)
+            break;
+    free(line);
     fclose(f);
-    return 0;
+    return r == -ENOMEM ? r : 0;
 }

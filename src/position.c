@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -28,6 +29,10 @@ struct position {
     struct pending *head, *tail;
     size_t waiting;
     bool dirty;               /* the watermark moved since the last save */
+    struct store_delta delta; /* what changed since the last save */
+    int journal_fd;           /* -1: the next save writes a snapshot */
+    off_t journal_bytes;      /* appended to the journal since */
+    off_t snapshot_bytes;     /* the snapshot and table it extends */
     struct timespec saved_at; /* CLOCK_MONOTONIC */
     long save_gap_ms;         /* from saved_at to the next save */
     bool counted;             /* in open_positions */
@@ -42,6 +47,13 @@ static long
 elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
     return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Hands a line of the aggregation table from the journal to the table. */
+static int
+restore_line(const char *text, void *ctx)
+{
+    return aggregate_restore(ctx, text);
 }
 
 /* Opens the position of key; see position.h. */
@@ -62,22 +74,26 @@ position_open(const char *state_dir, const char *key, struct position **out)
     snprintf(p->aggregate_path, sizeof(p->aggregate_path), "%s/%s.aggregate",
              state_dir, key);
 
+    p->journal_fd = -1;
     p->store = store_new();
     if (!p->store) {
         r = -ENOMEM;
         log_error("cannot open the position of %s: %s", key, strerror(-r));
         goto out_free;
     }
-    r = store_load(p->state_path, p->store, &p->watermark, err, sizeof(err));
+    /* The table first: the journal holds what changed in it since. */
+    r = aggregate_load(p->aggregate, p->aggregate_path);
+    if (r < 0)
+        log_warn("cannot load %s: %s, aggregating from scratch",
+                 p->aggregate_path, strerror(-r));
+    r = store_load_extra(p->state_path, p->store, &p->watermark,
+                         &(struct store_extra){restore_line, p->aggregate}, err,
+                         sizeof(err));
     p->had_state = r == 0;
     if (r < 0 && r != -ENOENT) {
         log_error("cannot load %s: %s", p->state_path, err);
         goto out_free;
     }
-    r = aggregate_load(p->aggregate, p->aggregate_path);
-    if (r < 0)
-        log_warn("cannot load %s: %s, aggregating from scratch",
-                 p->aggregate_path, strerror(-r));
     clock_gettime(CLOCK_MONOTONIC, &p->saved_at);
     p->save_gap_ms = POSITION_SAVE_MS;
     p->counted = true;
@@ -105,6 +121,9 @@ position_free(struct position *p)
         free(p->head);
         p->head = next;
     }
+    if (p->journal_fd >= 0)
+        close(p->journal_fd);
+    store_delta_free(&p->delta);
     store_free(p->store);
     free(p->watermark);
     aggregate_free(p->aggregate);
@@ -209,16 +228,25 @@ position_push(struct position *p, const struct change *change)
     return pending;
 }
 
-/* Applies a change to the mirror store: the objects as of the watermark. */
+/*
+ * Applies a change to the mirror store, the objects as of the watermark,
+ * and notes it in the delta the next save appends to the journal.
+ */
 static int
-store_apply(struct store *store, const struct change *change)
+store_apply(struct position *p, const struct change *change)
 {
+    int r;
+
     switch (change->type) {
     case CHANGE_CREATED:
     case CHANGE_UPDATED:
-        return store_put(store, &change->new);
+        r = store_put(p->store, &change->new);
+        if (r == 0)
+            store_delta_put(&p->delta, &change->new);
+        return r;
     case CHANGE_DELETED:
-        store_remove(store, event_object(change)->uid);
+        store_remove(p->store, event_object(change)->uid);
+        store_delta_remove(&p->delta, event_object(change)->uid);
         return 0;
     case CHANGE_PROGRESS:
     case CHANGE_SYNCED:
@@ -232,7 +260,8 @@ static void
 commit(struct position *p, struct pending *pending)
 {
     const char *rv = pending->change.resource_version;
-    int r = store_apply(p->store, &pending->change);
+    char line[AGGREGATE_LINE_MAX];
+    int r = store_apply(p, &pending->change);
 
     /* The store is the watcher's memory; a gap there is a wrong diff. */
     if (r < 0)
@@ -247,8 +276,11 @@ commit(struct position *p, struct pending *pending)
             p->watermark = copy;
         }
     }
-    for (int i = 0; i < pending->n_decisions; i++)
+    for (int i = 0; i < pending->n_decisions; i++) {
         aggregate_commit(p->aggregate, &pending->decisions[i]);
+        aggregate_line(&pending->decisions[i], line, sizeof(line));
+        store_delta_extra(&p->delta, line);
+    }
     p->dirty = true;
 
     /* The end of the first list is the first point a restart resumes from. */
@@ -289,6 +321,81 @@ position_event_done(struct pending *pending)
     advance(pending->position);
 }
 
+/* The size of the file at path, 0 if there is none. */
+static off_t
+file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/*
+ * Writes a snapshot of the store and the aggregation table, and starts
+ * their journal.  The store first: after a crash between the two files
+ * the counts are behind the store, never ahead.  Ahead, the changes
+ * replayed from the older store would find their own decisions committed
+ * and count once more: a series of 2 for one change.  Behind, a later
+ * repeat of an Event decided in between is counted from the older count,
+ * or written as an Event of its own.
+ */
+static int
+write_snapshot(struct position *p)
+{
+    uint64_t id = store_new_id();
+    int r;
+
+    if (p->journal_fd >= 0)
+        close(p->journal_fd);
+    p->journal_fd = -1;
+    r = store_save(p->store, p->state_path, p->watermark, id);
+    if (r < 0) {
+        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+        return r;
+    }
+    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
+    if (r < 0)
+        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
+                 strerror(-r));
+    r = store_journal_start(p->state_path, id);
+    if (r < 0) {
+        log_warn("cannot start the journal of %s: %s, saving snapshots only",
+                 p->state_path, strerror(-r));
+        return 0;
+    }
+    p->journal_fd = r;
+    p->journal_bytes = 0;
+    p->snapshot_bytes = file_size(p->state_path) + file_size(p->aggregate_path);
+    return 0;
+}
+
+/*
+ * Appends what changed since the last save to the journal, while the
+ * journal is smaller than what it extends; returns false when a snapshot
+ * is due instead.
+ */
+static bool
+append_journal(struct position *p)
+{
+    off_t limit = p->snapshot_bytes > POSITION_JOURNAL_MIN
+                      ? p->snapshot_bytes
+                      : POSITION_JOURNAL_MIN;
+    int r;
+
+    if (p->journal_fd < 0 || p->delta.error ||
+        p->journal_bytes + (off_t)p->delta.len > limit)
+        return false;
+    r = store_journal_append(p->journal_fd, p->watermark, &p->delta);
+    if (r < 0) {
+        log_warn("cannot append to the journal of %s: %s, writing a "
+                 "snapshot",
+                 p->state_path, strerror(-r));
+        return false;
+    }
+    p->journal_bytes += (off_t)p->delta.len;
+    return true;
+}
+
 /* Saves the state when due; see position.h. */
 int
 position_save(struct position *p, bool force)
@@ -304,23 +411,9 @@ position_save(struct position *p, bool force)
         (!force && elapsed_ms(&p->saved_at, &now) < p->save_gap_ms))
         return 0;
 
-    /*
-     * The store first: after a crash between the two files the counts are
-     * behind the store, never ahead.  Ahead, the changes replayed from the
-     * older store would find their own decisions committed and count once
-     * more: a series of 2 for one change.  Behind, a later repeat of an
-     * Event decided in between is counted from the older count, or written
-     * as an Event of its own: no change counts twice.
-     */
-    r = store_save(p->store, p->state_path, p->watermark);
-    if (r < 0) {
-        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+    if (!append_journal(p) && (r = write_snapshot(p)) < 0)
         return r;
-    }
-    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
-    if (r < 0)
-        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
-                 strerror(-r));
+    store_delta_reset(&p->delta);
     p->dirty = false;
     p->saved_at = now;
     clock_gettime(CLOCK_MONOTONIC, &done);

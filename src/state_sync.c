@@ -29,8 +29,23 @@
 
 #define MANAGED_BY       "app.kubernetes.io/managed-by"
 #define MANAGED_BY_VALUE "event-controller"
-#define STATE_MEMBER     "state.gz"
-#define AGGREGATE_MEMBER "aggregate.gz"
+
+/*
+ * The files of a key, as members of binaryData, in the order they are
+ * read for an upload and written by a restore: the aggregation table
+ * before the snapshot, so that the counts are never ahead of the store
+ * (position.c), and the journal last, which extends only the snapshot it
+ * names (store_file.c).  Only the snapshot must exist.
+ */
+enum { MEMBER_AGGREGATE, MEMBER_STATE, MEMBER_JOURNAL, MEMBERS };
+static const struct member {
+    const char *name;   /* in binaryData */
+    const char *suffix; /* of the file in the state folder */
+} members[MEMBERS] = {
+    [MEMBER_AGGREGATE] = {"aggregate.gz", ".aggregate"},
+    [MEMBER_STATE] = {"state.gz", ".state"},
+    [MEMBER_JOURNAL] = {"journal.gz", ".state.journal"},
+};
 /* The apiserver refuses a ConfigMap whose data exceed 1 MiB. */
 #define CONFIGMAP_DATA_MAX (1024 * 1024)
 /* A restored state expands at most this far; a store is far smaller. */
@@ -399,8 +414,8 @@ restore_item(struct state_sync *s, struct json_object *item)
 {
     struct json_object *metadata = NULL, *data = NULL, *binary = NULL;
     char want[NAME_MAX_LEN], path[PATH_MAX];
-    const char *key, *state, *aggregate;
-    int r;
+    const char *key, *text;
+    int r = 0;
 
     json_object_object_get_ex(item, "metadata", &metadata);
     json_object_object_get_ex(item, "data", &data);
@@ -412,19 +427,18 @@ restore_item(struct state_sync *s, struct json_object *item)
     if (!get_string(metadata, "name") ||
         strcmp(get_string(metadata, "name"), want) != 0)
         return 0;
-    state = get_string(binary, STATE_MEMBER);
-    aggregate = get_string(binary, AGGREGATE_MEMBER);
-    if (!state)
+    if (!get_string(binary, members[MEMBER_STATE].name))
         return 0;
 
-    /* The aggregation table first, as position_save orders them. */
-    snprintf(path, sizeof(path), "%s/%s.aggregate", s->state_dir, key);
-    r = aggregate ? restore_file(s, aggregate, path, false) : 0;
-    if (!aggregate)
-        unlink(path);
-    snprintf(path, sizeof(path), "%s/%s.state", s->state_dir, key);
-    if (r == 0)
-        r = restore_file(s, state, path, true);
+    for (int i = 0; i < MEMBERS && r == 0; i++) {
+        snprintf(path, sizeof(path), "%s/%s%s", s->state_dir, key,
+                 members[i].suffix);
+        text = get_string(binary, members[i].name);
+        if (text)
+            r = restore_file(s, text, path, i == MEMBER_STATE);
+        else
+            unlink(path);
+    }
     if (r < 0) {
         log_warn("cannot restore the state of %s from ConfigMap %s/%s: %s, "
                  "resuming from the local state",
@@ -498,22 +512,30 @@ state_sync_restore(struct state_sync *s)
     return r;
 }
 
-/* The ConfigMap of key holding its gzip'd files (aggregate may be empty). */
+/* The ConfigMap of key holding its gzip'd files, those that exist. */
 static char *
 configmap_body(const struct state_sync *s, const char *key, const char *name,
-               const struct bytes *state, const struct bytes *aggregate)
+               const struct bytes files[MEMBERS])
 {
     struct json_object *cm = json_object_new_object();
     struct json_object *metadata = json_object_new_object();
     struct json_object *labels = json_object_new_object();
     struct json_object *data = json_object_new_object();
     struct json_object *binary = json_object_new_object();
-    char *state64 = base64_encode(state), *aggregate64 = NULL, *body = NULL;
+    char *body = NULL;
 
-    if (aggregate->p)
-        aggregate64 = base64_encode(aggregate);
-    if (!state64 || (aggregate->p && !aggregate64))
-        goto out;
+    for (int i = 0; i < MEMBERS; i++) {
+        char *text;
+
+        if (!files[i].p)
+            continue;
+        text = base64_encode(&files[i]);
+        if (!text)
+            goto out;
+        json_object_object_add(binary, members[i].name,
+                               json_object_new_string(text));
+        free(text);
+    }
     json_object_object_add(cm, "apiVersion", json_object_new_string("v1"));
     json_object_object_add(cm, "kind", json_object_new_string("ConfigMap"));
     json_object_object_add(metadata, "name", json_object_new_string(name));
@@ -525,16 +547,9 @@ configmap_body(const struct state_sync *s, const char *key, const char *name,
     json_object_object_add(cm, "metadata", json_object_get(metadata));
     json_object_object_add(data, "key", json_object_new_string(key));
     json_object_object_add(cm, "data", json_object_get(data));
-    json_object_object_add(binary, STATE_MEMBER,
-                           json_object_new_string(state64));
-    if (aggregate64)
-        json_object_object_add(binary, AGGREGATE_MEMBER,
-                               json_object_new_string(aggregate64));
     json_object_object_add(cm, "binaryData", json_object_get(binary));
     body = strdup(json_object_to_json_string_ext(cm, JSON_C_TO_STRING_PLAIN));
 out:
-    free(state64);
-    free(aggregate64);
     json_object_put(labels);
     json_object_put(metadata);
     json_object_put(data);
@@ -565,35 +580,36 @@ configmap_write(struct state_sync *s, const char *name, const char *body,
     return r < 0 ? r : resp->status;
 }
 
-/* Reads and gzips the files of key; the state must exist. */
+/* Reads and gzips the files of key, in order; the state must exist. */
 static int
-gzip_files(struct state_sync *s, const char *key, struct bytes *state,
-           struct bytes *aggregate)
+gzip_files(struct state_sync *s, const char *key, struct bytes files[MEMBERS])
 {
-    struct bytes raw = {0};
     char path[PATH_MAX];
-    int r;
+    int r = 0;
 
-    snprintf(path, sizeof(path), "%s/%s.state", s->state_dir, key);
-    r = read_bytes(path, &raw);
-    if (r == 0)
-        r = gzip_bytes(&raw, state);
-    free(raw.p);
-    if (r < 0)
-        return r;
-    snprintf(path, sizeof(path), "%s/%s.aggregate", s->state_dir, key);
-    if (read_bytes(path, &raw) == 0)
-        r = gzip_bytes(&raw, aggregate);
-    free(raw.p);
+    for (int i = 0; i < MEMBERS && r == 0; i++) {
+        struct bytes raw = {0};
+
+        snprintf(path, sizeof(path), "%s/%s%s", s->state_dir, key,
+                 members[i].suffix);
+        r = read_bytes(path, &raw);
+        if (r == 0)
+            r = gzip_bytes(&raw, &files[i]);
+        else if (i != MEMBER_STATE)
+            r = 0;
+        free(raw.p);
+    }
     return r;
 }
 
 /* Whether the files fit a ConfigMap; warns once when they stop fitting. */
 static bool
-fits(struct entry *e, const struct bytes *state, const struct bytes *agg)
+fits(struct entry *e, const struct bytes files[MEMBERS])
 {
-    size_t size = state->len + agg->len + strlen(e->key);
+    size_t size = strlen(e->key);
 
+    for (int i = 0; i < MEMBERS; i++)
+        size += files[i].len;
     if (size <= CONFIGMAP_DATA_MAX) {
         e->too_large = false;
         return true;
@@ -612,7 +628,7 @@ int
 state_sync_upload(struct state_sync *s, const char *key,
                   unsigned long generation)
 {
-    struct bytes state = {0}, aggregate = {0};
+    struct bytes files[MEMBERS] = {{0}};
     struct kube_response resp = {0};
     struct entry *e = entry_for(s, key);
     struct api_status status;
@@ -624,19 +640,19 @@ state_sync_upload(struct state_sync *s, const char *key,
         return -ENOMEM;
     if (e->generation == generation)
         return 0;
-    r = gzip_files(s, key, &state, &aggregate);
+    r = gzip_files(s, key, files);
     if (r < 0)
         log_warn("cannot read the state of %s for its upload: %s, retrying "
                  "in %d s",
                  key, strerror(-r), STATE_SYNC_PERIOD_S);
     if (r < 0)
         goto out;
-    if (!fits(e, &state, &aggregate)) {
+    if (!fits(e, files)) {
         e->generation = generation;
         goto out;
     }
     configmap_name(s, key, name, sizeof(name));
-    body = configmap_body(s, key, name, &state, &aggregate);
+    body = configmap_body(s, key, name, files);
     if (!body) {
         r = -ENOMEM;
         goto out;
@@ -660,7 +676,7 @@ state_sync_upload(struct state_sync *s, const char *key,
     kube_response_free(&resp);
 out:
     free(body);
-    free(state.p);
-    free(aggregate.p);
+    for (int i = 0; i < MEMBERS; i++)
+        free(files[i].p);
     return r;
 }

@@ -1,7 +1,8 @@
 /*
  * The store's snapshot file.  Its layout, all integers little-endian:
  *
- *   "ECST" | version u32 | object count u64 | resourceVersion (u16 string)
+ *   "ECST" | version u32 | object count u64 | id u64
+ *     | resourceVersion (u16 string)
  *   then per object: uid, name, namespace, resourceVersion (u16 strings),
  *     generation i64, deletionTimestamp, finalizers, status, status_since
  *     (u16 strings)
@@ -14,7 +15,23 @@
  * using it, so a hostile file is refused, never followed.
  *
  * Version 1 had no status_since: its objects load with "" there, as if
- * each status had held since the version saved.
+ * each status had held since the version saved.  Versions 1 and 2 had no
+ * id, and load with id 0, which no journal names.
+ *
+ * Beside it, PATH.journal holds what changed since, so that saving costs
+ * what changed rather than what is held:
+ *
+ *   "ECJN" | version u32 | the id of its snapshot u64
+ *   then frames: "ECJF" | payload length u32 | payload | crc32 of payload
+ *   payload: resourceVersion (u16 string) | entry count u32 | entries
+ *   entry: 'P' and an object as above, put | 'R' and a uid, removed
+ *        | 'X' and a u16 string, the caller's own
+ *
+ * A journal naming another snapshot is stale: a crash came between a new
+ * snapshot and its journal, and the snapshot holds it all.  A frame cut
+ * short or failing its checksum ends the journal: a crash while it was
+ * appended, and the frames before it hold.  A frame that passes its
+ * checksum and does not parse is damage, and refuses the whole load.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <zlib.h>
@@ -31,15 +50,22 @@
 #include "store.h"
 
 #define SNAPSHOT_MAGIC   "ECST"
-#define SNAPSHOT_VERSION 2
-#define HEADER_SIZE      16 /* magic, version, count */
+#define SNAPSHOT_VERSION 3
+#define HEADER_SIZE      16 /* magic, version, count; then the id */
 #define TRAILER_SIZE     4
+#define JOURNAL_MAGIC    "ECJN"
+#define JOURNAL_VERSION  1
+#define JOURNAL_HEADER   16 /* magic, version, id */
+#define FRAME_MAGIC      "ECJF"
+#define FRAME_HEADER     8 /* magic, payload length */
 /* Far above a million objects of the largest sizes a store accepts. */
 #define SNAPSHOT_FILE_MAX (1024LL * 1024 * 1024)
 
-/* A snapshot being written; the first failure sticks. */
+/* A snapshot being written to file, or a delta to memory; the first
+ * failure sticks. */
 struct writer {
     FILE *file;
+    struct store_delta *delta;
     uLong crc;
     int error;
 };
@@ -56,11 +82,32 @@ struct reader {
 static void
 put_bytes(struct writer *w, const void *bytes, size_t n)
 {
+    struct store_delta *d = w->delta;
+
     if (w->error || n == 0)
         return;
-    w->crc = crc32_z(w->crc, bytes, n);
-    if (fwrite(bytes, 1, n, w->file) != n)
-        w->error = errno ? -errno : -EIO;
+    if (!d) {
+        w->crc = crc32_z(w->crc, bytes, n);
+        if (fwrite(bytes, 1, n, w->file) != n)
+            w->error = errno ? -errno : -EIO;
+        return;
+    }
+    if (d->len + n > d->cap) {
+        size_t cap = d->cap ? d->cap : 4096;
+        unsigned char *p;
+
+        while (cap < d->len + n)
+            cap *= 2;
+        p = realloc(d->p, cap);
+        if (!p) {
+            w->error = -ENOMEM;
+            return;
+        }
+        d->p = p;
+        d->cap = cap;
+    }
+    memcpy(d->p + d->len, bytes, n);
+    d->len += n;
 }
 
 /* Writes v as n bytes, least significant first. */
@@ -106,7 +153,7 @@ put_object(const struct object_fields *f, void *ctx)
 /* Writes the whole snapshot to an open file; returns its error. */
 static int
 write_snapshot(FILE *file, const struct store *store,
-               const char *resource_version)
+               const char *resource_version, uint64_t id)
 {
     struct writer w = {.file = file, .crc = crc32(0L, Z_NULL, 0)};
 
@@ -115,6 +162,7 @@ write_snapshot(FILE *file, const struct store *store,
     put_bytes(&w, SNAPSHOT_MAGIC, 4);
     put_uint(&w, SNAPSHOT_VERSION, 4);
     put_uint(&w, store_count(store), 8);
+    put_uint(&w, id, 8);
     put_string(&w, resource_version);
     store_foreach(store, put_object, &w);
     put_uint(&w, w.crc, TRAILER_SIZE);
@@ -147,7 +195,7 @@ sync_directory(const char *path)
 /* Saves a snapshot atomically; see store.h. */
 int
 store_save(const struct store *store, const char *path,
-           const char *resource_version)
+           const char *resource_version, uint64_t id)
 {
     char *tmp;
     FILE *file;
@@ -168,7 +216,7 @@ store_save(const struct store *store, const char *path,
         goto out_unlink;
     }
 
-    r = write_snapshot(file, store, resource_version);
+    r = write_snapshot(file, store, resource_version, id);
     if (fclose(file) != 0 && r == 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
@@ -273,7 +321,7 @@ le32_at(const unsigned char *p)
 
 /* Checks the frame of the snapshot: magic, version, size and checksum. */
 static int
-check_frame(struct reader *rd, uint64_t *count)
+check_frame(struct reader *rd, uint64_t *count, uint64_t *id)
 {
     size_t body;
 
@@ -292,18 +340,21 @@ check_frame(struct reader *rd, uint64_t *count)
     if (rd->version < 1 || rd->version > SNAPSHOT_VERSION)
         return rd->reason = "snapshot of an unknown version", -EBADMSG;
     get_uint(rd, 8, count);
+    *id = 0;
+    if (rd->version >= 3 && !get_uint(rd, 8, id))
+        return -EBADMSG;
     return 0;
 }
 
 /* Parses a snapshot held in memory into store. */
 static int
-parse_snapshot(struct reader *rd, struct store *store, char **rv)
+parse_snapshot(struct reader *rd, struct store *store, char **rv, uint64_t *id)
 {
     struct object_buffers *b;
     uint64_t count;
     int r;
 
-    r = check_frame(rd, &count);
+    r = check_frame(rd, &count, id);
     if (r < 0)
         return r;
     b = malloc(sizeof(*b));
@@ -360,14 +411,141 @@ slurp(const char *path, unsigned char **data, size_t *len)
     return r;
 }
 
-/* Loads a snapshot; see store.h. */
+/* Applies one journal frame's payload to store; see the top. */
+static int
+apply_frame(struct reader *rd, struct object_buffers *b, struct store *store,
+            char **rv, const struct store_extra *extra)
+{
+    uint64_t n, kind;
+    char *frame_rv;
+    int r = 0;
+
+    if (!get_string(rd, b->rv) || !get_uint(rd, 4, &n))
+        return -EBADMSG;
+    /* The objects read next take the buffer over. */
+    if (!(frame_rv = strdup(b->rv)))
+        return -ENOMEM;
+    for (uint64_t i = 0; r == 0 && i < n; i++) {
+        r = get_uint(rd, 1, &kind) ? 0 : -EBADMSG;
+        if (r < 0)
+            break;
+        switch (kind) {
+        case 'P':
+            r = read_object(rd, b, store);
+            break;
+        case 'R':
+            r = get_string(rd, b->uid) ? 0 : -EBADMSG;
+            if (r == 0)
+                store_remove(store, b->uid);
+            break;
+        case 'X':
+            r = get_string(rd, b->status) ? 0 : -EBADMSG;
+            if (r == 0 && extra && extra->cb(b->status, extra->ctx) < 0) {
+                rd->reason = "an entry of the journal does not parse";
+                r = -EBADMSG;
+            }
+            break;
+        default:
+            rd->reason = "an entry of the journal is of an unknown kind";
+            r = -EBADMSG;
+        }
+    }
+    if (r == 0 && rd->left != 0) {
+        rd->reason = "a frame of the journal holds more than its entries";
+        r = -EBADMSG;
+    }
+    if (r < 0) {
+        free(frame_rv);
+        return r;
+    }
+    free(*rv);
+    *rv = frame_rv;
+    return 0;
+}
+
+/*
+ * Applies path's journal if it extends the snapshot of id: every whole
+ * frame, in order, up to the first cut short or damaged.  A journal that
+ * is missing, stale or of another format is no journal.
+ */
+static int
+replay_journal(const char *path, uint64_t id, struct store *store, char **rv,
+               const struct store_extra *extra, const char **reason)
+{
+    struct object_buffers *b = NULL;
+    unsigned char *data = NULL;
+    struct reader rd = {.version = SNAPSHOT_VERSION};
+    char *journal;
+    size_t len = 0;
+    uint64_t version = 0, named = 0;
+    int r;
+
+    if (id == 0)
+        return 0;
+    if (asprintf(&journal, "%s.journal", path) < 0)
+        return -ENOMEM;
+    r = slurp(journal, &data, &len);
+    free(journal);
+    if (r < 0) {
+        free(data);
+        return r == -ENOENT ? 0 : r;
+    }
+    rd.p = data;
+    rd.left = len;
+    if (len < JOURNAL_HEADER || memcmp(data, JOURNAL_MAGIC, 4) != 0)
+        goto out;
+    rd.p += 4;
+    rd.left -= 4;
+    get_uint(&rd, 4, &version);
+    get_uint(&rd, 8, &named);
+    if (version != JOURNAL_VERSION || named != id)
+        goto out;
+    if (!(b = malloc(sizeof(*b)))) {
+        r = -ENOMEM;
+        goto out;
+    }
+    while (r == 0 && rd.left >= FRAME_HEADER + TRAILER_SIZE &&
+           memcmp(rd.p, FRAME_MAGIC, 4) == 0) {
+        size_t size = le32_at(rd.p + 4);
+        struct reader frame = {.version = SNAPSHOT_VERSION};
+
+        if (size > rd.left - FRAME_HEADER - TRAILER_SIZE)
+            break;
+        frame.p = rd.p + FRAME_HEADER;
+        frame.left = size;
+        if (crc32_z(crc32(0L, Z_NULL, 0), frame.p, size) !=
+            le32_at(frame.p + size))
+            break;
+        r = apply_frame(&frame, b, store, rv, extra);
+        if (r == -EBADMSG)
+            *reason = frame.reason ? frame.reason
+                                   : "a frame of the journal does not parse";
+        rd.p += FRAME_HEADER + size + TRAILER_SIZE;
+        rd.left -= FRAME_HEADER + size + TRAILER_SIZE;
+    }
+out:
+    free(b);
+    free(data);
+    return r;
+}
+
+/* Loads a snapshot and its journal; see store.h. */
 int
 store_load(const char *path, struct store *store, char **resource_version,
            char *err, size_t errlen)
 {
+    return store_load_extra(path, store, resource_version, NULL, err, errlen);
+}
+
+/* Loads a snapshot and its journal, with the caller's entries; store.h. */
+int
+store_load_extra(const char *path, struct store *store, char **resource_version,
+                 const struct store_extra *extra, char *err, size_t errlen)
+{
     unsigned char *data = NULL;
     struct reader rd = {0};
     size_t len = 0;
+    uint64_t id = 0;
     int r;
 
     *resource_version = NULL;
@@ -382,8 +560,11 @@ store_load(const char *path, struct store *store, char **resource_version,
 
     rd.p = data;
     rd.left = len;
-    r = parse_snapshot(&rd, store, resource_version);
+    r = parse_snapshot(&rd, store, resource_version, &id);
     free(data);
+    if (r == 0)
+        r = replay_journal(path, id, store, resource_version, extra,
+                           &rd.reason);
     if (r == 0)
         return 0;
     snprintf(err, errlen, "%s",
@@ -391,5 +572,168 @@ store_load(const char *path, struct store *store, char **resource_version,
     store_clear(store);
     free(*resource_version);
     *resource_version = NULL;
+    return r;
+}
+
+/* A fresh snapshot id: random, never 0. */
+uint64_t
+store_new_id(void)
+{
+    uint64_t id = 0;
+
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+        id = (uint64_t)time(NULL) << 20 ^ (uint64_t)getpid();
+    return id ? id : 1;
+}
+
+/* Adds a put of f to the delta; see store.h. */
+void
+store_delta_put(struct store_delta *d, const struct object_fields *f)
+{
+    struct writer w = {.delta = d, .error = d->error};
+
+    put_uint(&w, 'P', 1);
+    put_object(f, &w);
+    d->error = w.error;
+    d->entries++;
+}
+
+/* Adds the removal of uid to the delta; see store.h. */
+void
+store_delta_remove(struct store_delta *d, const char *uid)
+{
+    struct writer w = {.delta = d, .error = d->error};
+
+    put_uint(&w, 'R', 1);
+    put_string(&w, uid);
+    d->error = w.error;
+    d->entries++;
+}
+
+/* Adds one of the caller's entries to the delta; see store.h. */
+void
+store_delta_extra(struct store_delta *d, const char *text)
+{
+    struct writer w = {.delta = d, .error = d->error};
+
+    if (strlen(text) > UINT16_MAX) {
+        d->error = -E2BIG;
+        return;
+    }
+    put_uint(&w, 'X', 1);
+    put_string(&w, text);
+    d->error = w.error;
+    d->entries++;
+}
+
+/* Empties the delta, keeping its buffer. */
+void
+store_delta_reset(struct store_delta *d)
+{
+    d->len = 0;
+    d->entries = 0;
+    d->error = 0;
+}
+
+void
+store_delta_free(struct store_delta *d)
+{
+    free(d->p);
+    *d = (struct store_delta){0};
+}
+
+/* Writes all of n bytes; -EIO for a short write that made no error. */
+static int
+write_all(int fd, const void *bytes, size_t n)
+{
+    const unsigned char *p = bytes;
+
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -EIO;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Starts path's journal afresh for the snapshot of id; see store.h. */
+int
+store_journal_start(const char *path, uint64_t id)
+{
+    struct store_delta head = {0};
+    struct writer w = {.delta = &head};
+    char *journal, *tmp;
+    int fd, r;
+
+    if (asprintf(&journal, "%s.journal", path) < 0)
+        return -ENOMEM;
+    if (asprintf(&tmp, "%s.XXXXXX", journal) < 0) {
+        free(journal);
+        return -ENOMEM;
+    }
+    put_bytes(&w, JOURNAL_MAGIC, 4);
+    put_uint(&w, JOURNAL_VERSION, 4);
+    put_uint(&w, id, 8);
+    r = w.error;
+    fd = r < 0 ? r : mkostemp(tmp, O_CLOEXEC | O_APPEND);
+    if (fd < 0) {
+        r = r < 0 ? r : -errno;
+        goto out;
+    }
+    r = write_all(fd, head.p, head.len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, journal) < 0)
+        r = -errno;
+    if (r == 0)
+        r = sync_directory(journal);
+    if (r < 0) {
+        unlink(tmp);
+        close(fd);
+    }
+out:
+    store_delta_free(&head);
+    free(tmp);
+    free(journal);
+    return r < 0 ? r : fd;
+}
+
+/* Appends the delta to a journal as one frame; see store.h. */
+int
+store_journal_append(int fd, const char *resource_version,
+                     const struct store_delta *d)
+{
+    struct store_delta frame = {0};
+    struct writer w = {.delta = &frame};
+    size_t payload;
+    int r;
+
+    if (d->error)
+        return d->error;
+    if (strlen(resource_version) > UINT16_MAX)
+        return -E2BIG;
+    payload = 2 + strlen(resource_version) + 4 + d->len;
+    if (payload > UINT32_MAX)
+        return -E2BIG;
+    put_bytes(&w, FRAME_MAGIC, 4);
+    put_uint(&w, payload, 4);
+    put_string(&w, resource_version);
+    put_uint(&w, d->entries, 4);
+    put_bytes(&w, d->p, d->len);
+    if (w.error == 0)
+        put_uint(&w,
+                 crc32_z(crc32(0L, Z_NULL, 0), frame.p + FRAME_HEADER, payload),
+                 TRAILER_SIZE);
+    r = w.error;
+    if (r == 0)
+        r = write_all(fd, frame.p, frame.len);
+    if (r == 0 && fdatasync(fd) < 0)
+        r = -errno;
+    store_delta_free(&frame);
     return r;
 }

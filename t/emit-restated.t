@@ -24,10 +24,11 @@ check "the first start saves a position" \
 notebook a
 expect a Created 'created'
 uid=$(k -n "$ns" get notebook a -o jsonpath='{.metadata.uid}')
+# The snapshot, or the journal of what changed since.
 check "the position saved holds the new Notebook" \
-    wait_until 30 grep -q "$uid" "$state/nb.state"
+    wait_until 30 grep -q "$uid" "$state"/nb.state*
 mkdir -p "$test_tmp/saved"
-cp "$state/nb.state" "$state/nb.aggregate" "$test_tmp/saved/"
+cp "$state"/nb.* "$test_tmp/saved/"
 
 k -n "$ns" patch notebook a --subresource=status --type=merge \
     -p '{"status":{"phase":"Running"}}' >/dev/null
@@ -41,7 +42,8 @@ emit_stop "$emitter_pid"
 emit_stop "$watcher_pid_nb"
 
 # As if the emitter had died before saving what it wrote.
-cp "$test_tmp/saved/nb.state" "$test_tmp/saved/nb.aggregate" "$state/"
+rm -f "$state"/nb.*
+cp "$test_tmp/saved"/nb.* "$state/"
 check "etcd compacts the history since" "$KUBE" compact "$cluster_dir"
 mv "$emit_dir/emitter.log" "$emit_dir/emitter-before.log"
 watches=$(grep -c '\[start to watch\]' "$emit_dir/watcher-nb.log")

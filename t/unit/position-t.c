@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "aggregate.h"
 #include "position.h"
 #include "store.h"
 #include "tap.h"
@@ -121,6 +124,80 @@ test_no_event(void)
     position_free(p);
 }
 
+/* The size of DIR/NAME, -1 if there is none. */
+static long
+size_of(const char *name)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/*
+ * Saves append to the journal, which reopening replays, the aggregation
+ * table's lines with it; once the journal outgrows what it extends, a
+ * save writes a snapshot and starts the journal anew.
+ */
+static void
+test_journal(void)
+{
+    struct event e = {.reason = "Created",
+                      .action = "Create",
+                      .type = "Normal",
+                      .note = "created"};
+    struct aggregate_decision d;
+    struct position *p;
+    struct pending *pending;
+    char uid[32], rv[32];
+    long snapshot, journal, now;
+    bool compacted = false;
+
+    ok(position_open(dir, "k3", &p) == 0, "a third position opens");
+    pending = push_one(p, "u-0", "1");
+    aggregate_decide(position_aggregate(p), "u-0", &e, "nb.first", time(NULL),
+                     &pending->decisions[0]);
+    pending->n_decisions = 1;
+    position_event_done(pending);
+    position_save(p, true);
+    snapshot = size_of("k3.state");
+    ok(snapshot > 0 && size_of("k3.state.journal") > 0,
+       "the first save writes a snapshot and starts its journal");
+    position_event_done(push_one(p, "u-1", "2"));
+    position_save(p, true);
+    ok(size_of("k3.state") == snapshot,
+       "a later save leaves the snapshot as it was");
+    ok(size_of("k3.state.journal") > 16, "and appends to the journal");
+    position_free(p);
+    is_str(saved_watermark("k3"), "2", "the watermark saved is the journal's");
+
+    ok(position_open(dir, "k3", &p) == 0, "the position opens again");
+    aggregate_decide(position_aggregate(p), "u-0", &e, "nb.other", time(NULL),
+                     &d);
+    is_int(d.count, 2, "with the journal's entry of the aggregation table");
+    is_str(d.name, "nb.first", "under its first Event's name");
+
+    position_event_done(push_one(p, "u-2", "3"));
+    position_save(p, true);
+    journal = size_of("k3.state.journal");
+    for (int i = 0; i < 20000 && !compacted; i++) {
+        snprintf(uid, sizeof(uid), "u-%d", i + 10);
+        snprintf(rv, sizeof(rv), "%d", i + 10);
+        position_event_done(push_one(p, uid, rv));
+        if (i % 20 != 19)
+            continue;
+        position_save(p, true);
+        now = size_of("k3.state.journal");
+        compacted = now < journal;
+        journal = now;
+    }
+    ok(compacted, "the journal starts anew once it outgrows the snapshot");
+    ok(size_of("k3.state") > snapshot, "after a snapshot of every object");
+    position_free(p);
+    is_str(saved_watermark("k3"), rv, "which loads at the last watermark");
+}
+
 int
 main(void)
 {
@@ -132,6 +209,7 @@ main(void)
     }
     test_out_of_order();
     test_no_event();
+    test_journal();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
         printf("# cannot remove %s\n", dir);

@@ -281,7 +281,8 @@ test_snapshot_round_trip(void)
         sample(&s, i);
         store_put(store, &s.f);
     }
-    is_int(store_save(store, path, "479119581"), 0, "a snapshot is saved");
+    is_int(store_save(store, path, "479119581", store_new_id()), 0,
+           "a snapshot is saved");
     is_int(store_load(path, loaded, &rv, err, sizeof(err)), 0,
            "and loaded back");
     is_str(rv, "479119581", "with its resourceVersion");
@@ -421,7 +422,7 @@ test_status_since(void)
     store_get(store, s.uid, &got);
     is_str(got.status_since, "479000001", "and reads back");
     snprintf(path, sizeof(path), "%s/since.state", tmpdir);
-    store_save(store, path, "479000002");
+    store_save(store, path, "479000002", store_new_id());
     store_load(path, loaded, &rv, err, sizeof(err));
     ok(store_get(loaded, s.uid, &got) &&
            strcmp(got.status_since, "479000001") == 0,
@@ -447,7 +448,7 @@ test_snapshot_damage(void)
         sample(&s, i);
         store_put(store, &s.f);
     }
-    store_save(store, good, "42");
+    store_save(store, good, "42", store_new_id());
     data = read_file(good, &len);
 
     /* Every truncation: a crash mid-write of a non-atomic writer. */
@@ -514,17 +515,163 @@ test_snapshot_atomic(void)
     snprintf(path, sizeof(path), "%s/nodir/x.state", tmpdir);
     sample(&s, 1);
     store_put(store, &s.f);
-    ok(store_save(store, path, "1") < 0, "saving into a missing directory "
-                                         "fails");
+    ok(store_save(store, path, "1", store_new_id()) < 0,
+       "saving into a missing directory "
+       "fails");
     snprintf(path, sizeof(path), "%s/atomic.state", tmpdir);
-    store_save(store, path, "1");
-    store_save(store, path, "2");
+    store_save(store, path, "1", store_new_id());
+    store_save(store, path, "2", store_new_id());
     snprintf(cmd, sizeof(cmd), "ls %s | grep -c atomic", tmpdir);
     p = popen(cmd, "r");
     if (fscanf(p, "%d", &files) != 1)
         files = -1;
     pclose(p);
     is_int(files, 1, "saving twice leaves one file and no temporary one");
+    store_free(store);
+}
+
+/* The caller's journal entries, joined by '|', for comparing. */
+static int
+collect_extra(const char *text, void *ctx)
+{
+    char *seen = ctx;
+
+    if (strcmp(text, "refuse") == 0)
+        return -EINVAL;
+    strcat(seen, text);
+    strcat(seen, "|");
+    return 0;
+}
+
+/* Loads path into a fresh store; returns the result, the rv in rv. */
+static int
+load_journaled(const char *path, struct store **out, char *rv, char *seen)
+{
+    char err[256], *v = NULL;
+    int r;
+
+    *out = store_new();
+    seen[0] = '\0';
+    r = store_load_extra(path, *out, &v,
+                         &(struct store_extra){collect_extra, seen}, err,
+                         sizeof(err));
+    snprintf(rv, 64, "%.63s", v ? v : (r < 0 ? err : ""));
+    free(v);
+    return r;
+}
+
+/* Truncates the file at path by n bytes. */
+static void
+cut_file(const char *path, off_t n)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0 && truncate(path, st.st_size - n) != 0)
+        printf("# cannot truncate %s\n", path);
+}
+
+/*
+ * The journal: frames replay over the snapshot in order; a frame cut
+ * short ends it; one of another snapshot is ignored; a frame that passes
+ * its checksum and does not parse refuses the load.
+ */
+static void
+test_journal(void)
+{
+    struct store *store = store_new(), *loaded;
+    struct store_delta d = {0};
+    struct object_fields got;
+    struct sample s, moved;
+    char path[256], journal[300], rv[64], seen[256];
+    uint64_t id = store_new_id();
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/journal.state", tmpdir);
+    snprintf(journal, sizeof(journal), "%s.journal", path);
+    for (int i = 0; i < 10; i++) {
+        sample(&s, i);
+        store_put(store, &s.f);
+    }
+    is_int(store_save(store, path, "100", id), 0, "a snapshot is saved");
+    fd = store_journal_start(path, id);
+    ok(fd >= 0, "its journal starts");
+
+    sample(&s, 20);
+    store_delta_put(&d, &s.f);
+    sample(&s, 3);
+    store_delta_remove(&d, s.uid);
+    store_delta_extra(&d, "first");
+    is_int(store_journal_append(fd, "101", &d), 0, "a frame is appended");
+    store_delta_reset(&d);
+    sample(&moved, 5);
+    moved.f.status = "phase=Failed";
+    store_delta_put(&d, &moved.f);
+    store_delta_extra(&d, "second");
+    is_int(store_journal_append(fd, "102", &d), 0, "and a second one");
+
+    is_int(load_journaled(path, &loaded, rv, seen), 0, "both load");
+    is_str(rv, "102", "the resourceVersion is the last frame's");
+    is_int(store_count(loaded), 10, "one object put and one removed");
+    sample(&s, 20);
+    ok(store_get(loaded, s.uid, &got) && same_fields(&got, &s.f),
+       "the put object is there with its fields");
+    sample(&s, 3);
+    ok(!store_get(loaded, s.uid, &got), "the removed one is gone");
+    ok(store_get(loaded, moved.uid, &got) &&
+           strcmp(got.status, "phase=Failed") == 0,
+       "a later put replaces the object");
+    is_str(seen, "first|second|", "the caller's entries come back in order");
+    store_free(loaded);
+
+    cut_file(journal, 3);
+    is_int(load_journaled(path, &loaded, rv, seen), 0,
+           "a journal cut inside its last frame loads");
+    is_str(rv, "101", "up to the frame before it");
+    ok(store_get(loaded, moved.uid, &got) &&
+           strcmp(got.status, "phase=Failed") != 0,
+       "without the cut frame's change");
+    store_free(loaded);
+
+    close(fd);
+    fd = store_journal_start(path, id + 1);
+    store_delta_reset(&d);
+    store_delta_extra(&d, "stale");
+    store_journal_append(fd, "999", &d);
+    close(fd);
+    is_int(load_journaled(path, &loaded, rv, seen), 0,
+           "a journal of another snapshot loads");
+    is_str(rv, "100", "as if there were none");
+    is_str(seen, "", "and hands back nothing");
+    store_free(loaded);
+
+    fd = store_journal_start(path, id);
+    store_delta_reset(&d);
+    store_delta_extra(&d, "refuse");
+    store_journal_append(fd, "103", &d);
+    is_int(load_journaled(path, &loaded, rv, seen), -EBADMSG,
+           "an entry the caller refuses fails the load");
+    is_str(rv, "an entry of the journal does not parse", "and says why");
+    is_int(store_count(loaded), 0, "leaving the store empty");
+    store_free(loaded);
+    close(fd);
+
+    fd = store_journal_start(path, id);
+    store_delta_reset(&d);
+    store_delta_extra(&d, "x");
+    d.p[0] = 'Z';
+    store_journal_append(fd, "104", &d);
+    close(fd);
+    is_int(load_journaled(path, &loaded, rv, seen), -EBADMSG,
+           "a whole frame of an unknown entry fails the load");
+    is_str(rv, "an entry of the journal is of an unknown kind", "and says why");
+    store_free(loaded);
+
+    unlink(journal);
+    is_int(load_journaled(path, &loaded, rv, seen), 0,
+           "a snapshot without a journal loads");
+    is_str(rv, "100", "as saved");
+    store_free(loaded);
+    store_delta_free(&d);
     store_free(store);
 }
 
@@ -554,6 +701,7 @@ main(void)
     test_snapshot_round_trip();
     test_snapshot_damage();
     test_snapshot_atomic();
+    test_journal();
     test_snapshot_version_1();
     test_status_since();
     remove_tmpdir();
