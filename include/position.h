@@ -6,12 +6,14 @@
  * Writes complete out of order, so changes wait in a FIFO in the order
  * they arrived; the watermark moves to a change's resourceVersion once it
  * and every change before it are done.  resourceVersions are opaque: the
- * order is the order of arrival, never a comparison.  Only then is the
- * change applied to the mirror store (store.h) and, now and then (see
- * POSITION_SAVE_SHARE), saved in DIR/KEY.state and its journal, from which
- * a restarted watcher resumes.  A crash therefore replays every change whose
- * Events might be missing, and replayed Events have the names they had
- * (event.h), so the apiserver refuses the duplicates with 409.
+ * order is the order of arrival, never a comparison.  Only then is what
+ * the change did to the object noted and, now and then (see
+ * POSITION_SAVE_SHARE), saved in DIR/KEY.state and its journal (store.h),
+ * from which a restarted watcher resumes.  The emitter keeps no copy of
+ * the objects: writing the snapshot anew reads them back.  A crash
+ * therefore replays every change whose Events might be missing, and
+ * replayed Events have the names they had (event.h), so the apiserver
+ * refuses the duplicates with 409.
  */
 #ifndef EC_POSITION_H
 #define EC_POSITION_H
@@ -26,10 +28,10 @@
 
 /*
  * A save appends what changed since the last one to the journal of the
- * store's snapshot (store.h), and costs what changed and an fdatasync.
- * Once the journal outgrows the snapshot and aggregation table it extends
- * (or POSITION_JOURNAL_MIN), the save writes both anew instead, which
- * costs what is held.  Ten saves a second bound the replay after a crash;
+ * snapshot, and costs what changed and an fdatasync.  Once the journal
+ * outgrows the snapshot and aggregation table it extends (or
+ * POSITION_JOURNAL_MIN), the save writes both anew instead, which costs
+ * what is held.  Ten saves a second bound the replay after a crash;
  * but a large store takes long to write, and so a position saves again
  * only after POSITION_SAVE_SHARE times its last save's duration for each
  * position open: all of them together take at most a tenth of the

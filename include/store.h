@@ -28,6 +28,12 @@ void store_free(struct store *store);
 size_t store_count(const struct store *store);
 
 /*
+ * Whether fields can be stored: 0, -EINVAL for an empty uid, -E2BIG for a
+ * string longer than a snapshot holds (see store_put).
+ */
+int store_check_fields(const struct object_fields *fields);
+
+/*
  * Adds or replaces the object with fields->uid, copying every string, and
  * clears its mark.  Returns 0, -EINVAL for an empty uid, -E2BIG for a
  * string longer than a snapshot can hold (uid, resourceVersion and
@@ -84,23 +90,29 @@ uint64_t store_new_id(void);
 
 /*
  * What changed in a store since its snapshot, as journal entries: puts,
- * removals and the caller's own texts, replayed in the order added.  The
- * first failure (-ENOMEM, -E2BIG) sticks in error.  Zero-initialised.
+ * removals and the caller's own texts, replayed in the order added.
+ * Zero-initialised.  Adding returns 0, or -EINVAL, -E2BIG (as store_put)
+ * or -ENOMEM, and then leaves the delta as it was.
  */
 struct store_delta {
     unsigned char *p;
     size_t len, cap;
     size_t entries;
-    int error;
 };
 
-void store_delta_put(struct store_delta *delta,
-                     const struct object_fields *fields);
-void store_delta_remove(struct store_delta *delta, const char *uid);
+int store_delta_put(struct store_delta *delta,
+                    const struct object_fields *fields);
+int store_delta_remove(struct store_delta *delta, const char *uid);
 /* text is at most 65535 bytes; store_load_extra hands it back. */
-void store_delta_extra(struct store_delta *delta, const char *text);
+int store_delta_extra(struct store_delta *delta, const char *text);
 void store_delta_reset(struct store_delta *delta);
 void store_delta_free(struct store_delta *delta);
+
+/*
+ * Applies the puts and removals of delta to store, in order.  Returns 0,
+ * or a negative errno with store changed up to the failure.
+ */
+int store_apply_delta(struct store *store, const struct store_delta *delta);
 
 /*
  * Replaces path.journal, atomically, with an empty journal of the snapshot

@@ -1,7 +1,7 @@
 /*
  * The watermark of one watcher's changes and the state saved with it
- * (position.h): a FIFO of pending changes, the mirror store they are
- * applied to in order, and the aggregation table committed alongside.
+ * (position.h): a FIFO of pending changes, the delta of the objects they
+ * change, saved in order, and the aggregation table committed alongside.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,8 +22,7 @@ struct position {
     char *key;
     char state_path[PATH_MAX];
     char aggregate_path[PATH_MAX];
-    struct store *store;
-    char *watermark; /* the resourceVersion saved with the store */
+    char *watermark; /* the resourceVersion of the state saved */
     struct aggregate *aggregate;
     bool had_state;
     struct pending *head, *tail;
@@ -61,6 +60,7 @@ int
 position_open(const char *state_dir, const char *key, struct position **out)
 {
     struct position *p = calloc(1, sizeof(*p));
+    struct store *store;
     char err[256];
     int r;
 
@@ -75,8 +75,8 @@ position_open(const char *state_dir, const char *key, struct position **out)
              state_dir, key);
 
     p->journal_fd = -1;
-    p->store = store_new();
-    if (!p->store) {
+    store = store_new();
+    if (!store) {
         r = -ENOMEM;
         log_error("cannot open the position of %s: %s", key, strerror(-r));
         goto out_free;
@@ -86,9 +86,11 @@ position_open(const char *state_dir, const char *key, struct position **out)
     if (r < 0)
         log_warn("cannot load %s: %s, aggregating from scratch",
                  p->aggregate_path, strerror(-r));
-    r = store_load_extra(p->state_path, p->store, &p->watermark,
+    /* Only the watermark and the table are kept: the objects stay saved. */
+    r = store_load_extra(p->state_path, store, &p->watermark,
                          &(struct store_extra){restore_line, p->aggregate}, err,
                          sizeof(err));
+    store_free(store);
     p->had_state = r == 0;
     if (r < 0 && r != -ENOENT) {
         log_error("cannot load %s: %s", p->state_path, err);
@@ -124,7 +126,6 @@ position_free(struct position *p)
     if (p->journal_fd >= 0)
         close(p->journal_fd);
     store_delta_free(&p->delta);
-    store_free(p->store);
     free(p->watermark);
     aggregate_free(p->aggregate);
     free(p->key);
@@ -229,25 +230,18 @@ position_push(struct position *p, const struct change *change)
 }
 
 /*
- * Applies a change to the mirror store, the objects as of the watermark,
- * and notes it in the delta the next save appends to the journal.
+ * Notes what a change does to the objects saved in the delta the next
+ * save writes.  Returns 0 or a negative errno.
  */
 static int
-store_apply(struct position *p, const struct change *change)
+note_change(struct position *p, const struct change *change)
 {
-    int r;
-
     switch (change->type) {
     case CHANGE_CREATED:
     case CHANGE_UPDATED:
-        r = store_put(p->store, &change->new);
-        if (r == 0)
-            store_delta_put(&p->delta, &change->new);
-        return r;
+        return store_delta_put(&p->delta, &change->new);
     case CHANGE_DELETED:
-        store_remove(p->store, event_object(change)->uid);
-        store_delta_remove(&p->delta, event_object(change)->uid);
-        return 0;
+        return store_delta_remove(&p->delta, event_object(change)->uid);
     case CHANGE_PROGRESS:
     case CHANGE_SYNCED:
         break;
@@ -261,12 +255,12 @@ commit(struct position *p, struct pending *pending)
 {
     const char *rv = pending->change.resource_version;
     char line[AGGREGATE_LINE_MAX];
-    int r = store_apply(p, &pending->change);
+    int r = note_change(p, &pending->change);
 
-    /* The store is the watcher's memory; a gap there is a wrong diff. */
+    /* The objects saved are the watcher's memory; a gap is a wrong diff. */
     if (r < 0)
-        log_error("cannot apply the change at resourceVersion %s to the "
-                  "store of %s: %s, a later relist may misreport it",
+        log_error("cannot save the change at resourceVersion %s of %s: %s, "
+                  "a later relist may misreport it",
                   rv, p->key, strerror(-r));
     if (rv[0] && (!p->watermark || strcmp(rv, p->watermark) != 0)) {
         char *copy = strdup(rv);
@@ -279,7 +273,10 @@ commit(struct position *p, struct pending *pending)
     for (int i = 0; i < pending->n_decisions; i++) {
         aggregate_commit(p->aggregate, &pending->decisions[i]);
         aggregate_line(&pending->decisions[i], line, sizeof(line));
-        store_delta_extra(&p->delta, line);
+        if (store_delta_extra(&p->delta, line) < 0)
+            log_warn("cannot save the count of Event %s of %s, a repeat "
+                     "after a restart may count from an older one",
+                     pending->decisions[i].name, p->key);
     }
     p->dirty = true;
 
@@ -331,8 +328,10 @@ file_size(const char *path)
 }
 
 /*
- * Writes a snapshot of the store and the aggregation table, and starts
- * their journal.  The store first: after a crash between the two files
+ * Writes a snapshot of the objects, those saved and what changed since,
+ * and of the aggregation table, and starts their journal.  The emitter
+ * keeps no copy of the objects: they are read back from the files here,
+ * which only it writes.  The objects first: after a crash between the two files
  * the counts are behind the store, never ahead.  Ahead, the changes
  * replayed from the older store would find their own decisions committed
  * and count once more: a series of 2 for one change.  Behind, a later
@@ -343,16 +342,32 @@ static int
 write_snapshot(struct position *p)
 {
     uint64_t id = store_new_id();
+    struct store *store = store_new();
+    char err[256], *saved = NULL;
     int r;
 
     if (p->journal_fd >= 0)
         close(p->journal_fd);
     p->journal_fd = -1;
-    r = store_save(p->store, p->state_path, p->watermark, id);
-    if (r < 0) {
-        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
-        return r;
+    if (!store) {
+        log_error("cannot save %s: %s, retrying", p->state_path,
+                  strerror(ENOMEM));
+        return -ENOMEM;
     }
+    r = store_load(p->state_path, store, &saved, err, sizeof(err));
+    free(saved);
+    if (r == -ENOENT)
+        r = 0;
+    else if (r < 0)
+        log_error("cannot read %s back to save it anew: %s, retrying",
+                  p->state_path, err);
+    if (r == 0 && (r = store_apply_delta(store, &p->delta)) < 0)
+        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+    if (r == 0 && (r = store_save(store, p->state_path, p->watermark, id)) < 0)
+        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+    store_free(store);
+    if (r < 0)
+        return r;
     r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
     if (r < 0)
         log_warn("cannot save %s: %s, retrying", p->aggregate_path,
@@ -382,8 +397,7 @@ append_journal(struct position *p)
                       : POSITION_JOURNAL_MIN;
     int r;
 
-    if (p->journal_fd < 0 || p->delta.error ||
-        p->journal_bytes + (off_t)p->delta.len > limit)
+    if (p->journal_fd < 0 || p->journal_bytes + (off_t)p->delta.len > limit)
         return false;
     r = store_journal_append(p->journal_fd, p->watermark, &p->delta);
     if (r < 0) {

@@ -274,8 +274,8 @@ entry_free(struct store *store, struct entry *e)
 }
 
 /* Whether every string fits what an entry and a snapshot can hold. */
-static int
-check_lengths(const struct object_fields *f)
+int
+store_check_fields(const struct object_fields *f)
 {
     if (!f->uid || !*f->uid)
         return -EINVAL;
@@ -339,7 +339,7 @@ store_put(struct store *store, const struct object_fields *fields)
     size_t i;
     int r;
 
-    r = check_lengths(fields);
+    r = store_check_fields(fields);
     if (r < 0)
         return r;
     if ((store->count + 1) * LOAD_DENOMINATOR >

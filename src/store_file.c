@@ -411,24 +411,17 @@ slurp(const char *path, unsigned char **data, size_t *len)
     return r;
 }
 
-/* Applies one journal frame's payload to store; see the top. */
+/* Applies n entries of a journal frame or delta to store; see the top. */
 static int
-apply_frame(struct reader *rd, struct object_buffers *b, struct store *store,
-            char **rv, const struct store_extra *extra)
+apply_entries(struct reader *rd, struct object_buffers *b, struct store *store,
+              uint64_t n, const struct store_extra *extra)
 {
-    uint64_t n, kind;
-    char *frame_rv;
+    uint64_t kind;
     int r = 0;
 
-    if (!get_string(rd, b->rv) || !get_uint(rd, 4, &n))
-        return -EBADMSG;
-    /* The objects read next take the buffer over. */
-    if (!(frame_rv = strdup(b->rv)))
-        return -ENOMEM;
     for (uint64_t i = 0; r == 0 && i < n; i++) {
-        r = get_uint(rd, 1, &kind) ? 0 : -EBADMSG;
-        if (r < 0)
-            break;
+        if (!get_uint(rd, 1, &kind))
+            return -EBADMSG;
         switch (kind) {
         case 'P':
             r = read_object(rd, b, store);
@@ -454,6 +447,24 @@ apply_frame(struct reader *rd, struct object_buffers *b, struct store *store,
         rd->reason = "a frame of the journal holds more than its entries";
         r = -EBADMSG;
     }
+    return r;
+}
+
+/* Applies one journal frame's payload to store; see the top. */
+static int
+apply_frame(struct reader *rd, struct object_buffers *b, struct store *store,
+            char **rv, const struct store_extra *extra)
+{
+    uint64_t n;
+    char *frame_rv;
+    int r;
+
+    if (!get_string(rd, b->rv) || !get_uint(rd, 4, &n))
+        return -EBADMSG;
+    /* The objects read next take the buffer over. */
+    if (!(frame_rv = strdup(b->rv)))
+        return -ENOMEM;
+    r = apply_entries(rd, b, store, n, extra);
     if (r < 0) {
         free(frame_rv);
         return r;
@@ -586,44 +597,59 @@ store_new_id(void)
     return id ? id : 1;
 }
 
+/* Ends an entry of the delta: counts it, or takes back what it added. */
+static int
+end_entry(struct store_delta *d, const struct writer *w, size_t start)
+{
+    if (w->error) {
+        d->len = start;
+        return w->error;
+    }
+    d->entries++;
+    return 0;
+}
+
 /* Adds a put of f to the delta; see store.h. */
-void
+int
 store_delta_put(struct store_delta *d, const struct object_fields *f)
 {
-    struct writer w = {.delta = d, .error = d->error};
+    struct writer w = {.delta = d};
+    size_t start = d->len;
+    int r = store_check_fields(f);
 
+    if (r < 0)
+        return r;
     put_uint(&w, 'P', 1);
     put_object(f, &w);
-    d->error = w.error;
-    d->entries++;
+    return end_entry(d, &w, start);
 }
 
 /* Adds the removal of uid to the delta; see store.h. */
-void
+int
 store_delta_remove(struct store_delta *d, const char *uid)
 {
-    struct writer w = {.delta = d, .error = d->error};
+    struct writer w = {.delta = d};
+    size_t start = d->len;
 
+    if (strlen(uid) > UINT16_MAX)
+        return -E2BIG;
     put_uint(&w, 'R', 1);
     put_string(&w, uid);
-    d->error = w.error;
-    d->entries++;
+    return end_entry(d, &w, start);
 }
 
 /* Adds one of the caller's entries to the delta; see store.h. */
-void
+int
 store_delta_extra(struct store_delta *d, const char *text)
 {
-    struct writer w = {.delta = d, .error = d->error};
+    struct writer w = {.delta = d};
+    size_t start = d->len;
 
-    if (strlen(text) > UINT16_MAX) {
-        d->error = -E2BIG;
-        return;
-    }
+    if (strlen(text) > UINT16_MAX)
+        return -E2BIG;
     put_uint(&w, 'X', 1);
     put_string(&w, text);
-    d->error = w.error;
-    d->entries++;
+    return end_entry(d, &w, start);
 }
 
 /* Empties the delta, keeping its buffer. */
@@ -632,7 +658,6 @@ store_delta_reset(struct store_delta *d)
 {
     d->len = 0;
     d->entries = 0;
-    d->error = 0;
 }
 
 void
@@ -640,6 +665,21 @@ store_delta_free(struct store_delta *d)
 {
     free(d->p);
     *d = (struct store_delta){0};
+}
+
+/* Applies a delta's puts and removals to store; see store.h. */
+int
+store_apply_delta(struct store *store, const struct store_delta *d)
+{
+    struct reader rd = {.p = d->p, .left = d->len, .version = SNAPSHOT_VERSION};
+    struct object_buffers *b = malloc(sizeof(*b));
+    int r;
+
+    if (!b)
+        return -ENOMEM;
+    r = apply_entries(&rd, b, store, d->entries, NULL);
+    free(b);
+    return r;
 }
 
 /* Writes all of n bytes; -EIO for a short write that made no error. */
@@ -713,8 +753,6 @@ store_journal_append(int fd, const char *resource_version,
     size_t payload;
     int r;
 
-    if (d->error)
-        return d->error;
     if (strlen(resource_version) > UINT16_MAX)
         return -E2BIG;
     payload = 2 + strlen(resource_version) + 4 + d->len;

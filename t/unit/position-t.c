@@ -55,6 +55,22 @@ saved_watermark(const char *key)
     return text;
 }
 
+/* How many objects KEY.state and its journal hold. */
+static size_t
+saved_count(const char *key)
+{
+    char path[512], err[128], *rv = NULL;
+    struct store *store = store_new();
+    size_t n = 0;
+
+    snprintf(path, sizeof(path), "%s/%s.state", dir, key);
+    if (store && store_load(path, store, &rv, err, sizeof(err)) == 0)
+        n = store_count(store);
+    free(rv);
+    store_free(store);
+    return n;
+}
+
 /* Pushes a change with one outstanding Event and seals it. */
 static struct pending *
 push_one(struct position *p, const char *uid, const char *rv)
@@ -194,6 +210,8 @@ test_journal(void)
     }
     ok(compacted, "the journal starts anew once it outgrows the snapshot");
     ok(size_of("k3.state") > snapshot, "after a snapshot of every object");
+    is_int(saved_count("k3"), 3 + atoi(rv) - 9,
+           "the objects saved before and every one since");
     position_free(p);
     is_str(saved_watermark("k3"), rv, "which loads at the last watermark");
 }

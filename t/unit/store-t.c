@@ -582,7 +582,7 @@ test_journal(void)
     struct store_delta d = {0};
     struct object_fields got;
     struct sample s, moved;
-    char path[256], journal[300], rv[64], seen[256];
+    char path[256], journal[300], rv[64], seen[256], *long_uid;
     uint64_t id = store_new_id();
     int fd;
 
@@ -665,6 +665,24 @@ test_journal(void)
            "a whole frame of an unknown entry fails the load");
     is_str(rv, "an entry of the journal is of an unknown kind", "and says why");
     store_free(loaded);
+
+    store_delta_reset(&d);
+    sample(&s, 30);
+    store_delta_put(&d, &s.f);
+    long_uid = calloc(1, 300);
+    memset(long_uid, 'u', 299);
+    moved.f.uid = long_uid;
+    is_int(store_delta_put(&d, &moved.f), -E2BIG,
+           "a delta refuses an object a snapshot cannot hold");
+    is_int(d.entries, 1, "and keeps what it held");
+    sample(&s, 0);
+    store_delta_remove(&d, s.uid);
+    is_int(store_apply_delta(store, &d), 0, "a delta applies to a store");
+    sample(&s, 30);
+    ok(store_get(store, s.uid, &got), "its put is there");
+    sample(&s, 0);
+    ok(!store_get(store, s.uid, &got), "its removal is done");
+    free(long_uid);
 
     unlink(journal);
     is_int(load_journaled(path, &loaded, rv, seen), 0,
