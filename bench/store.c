@@ -6,12 +6,17 @@
  * UUID, a name, a few namespaces, a handful of status texts, finalizers on
  * one object in four); memory is measured as heap in use, malloc's own
  * overhead included.  Also times store_put and store_get.
+ *
+ * Then the cost of saving: a journal frame of SAVE_CHANGES changed
+ * objects, as the emitter appends at each save, against rewriting the
+ * snapshot of the whole store, the baseline; both with their fsync.
  */
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "store.h"
 
@@ -142,9 +147,60 @@ store_bytes(int n, double *put_ns, double *get_ns)
     return used;
 }
 
+/* Changes in a save's journal frame; saves of each kind timed. */
+#define SAVE_CHANGES 100
+#define SAVE_ROUNDS  20
+
+/*
+ * Seconds per save of a store of n objects in dir: a snapshot, and a
+ * journal frame of SAVE_CHANGES objects.
+ */
+static void
+save_seconds(int n, const char *dir, double *snapshot_s, double *frame_s)
+{
+    struct store *store = store_new();
+    struct store_delta delta = {0};
+    struct sample s;
+    char path[256];
+    uint64_t id = store_new_id();
+    double t0;
+    int fd, failed = 0;
+
+    snprintf(path, sizeof(path), "%s/bench.state", dir);
+    for (int i = 0; i < n; i++) {
+        sample(&s, i);
+        store_put(store, &s.f);
+    }
+    t0 = now_seconds();
+    for (int r = 0; r < SAVE_ROUNDS; r++)
+        failed |= store_save(store, path, "479109581", id);
+    *snapshot_s = (now_seconds() - t0) / SAVE_ROUNDS;
+
+    fd = store_journal_start(path, id);
+    failed |= fd < 0;
+    t0 = now_seconds();
+    for (int r = 0; r < SAVE_ROUNDS && fd >= 0; r++) {
+        store_delta_reset(&delta);
+        for (int i = 0; i < SAVE_CHANGES; i++) {
+            sample(&s, (r * SAVE_CHANGES + i) % n);
+            store_delta_put(&delta, &s.f);
+        }
+        failed |= store_journal_append(fd, "479109582", &delta);
+    }
+    *frame_s = (now_seconds() - t0) / SAVE_ROUNDS;
+    if (failed)
+        fprintf(stderr, "a save failed\n");
+    if (fd >= 0)
+        close(fd);
+    store_delta_free(&delta);
+    store_free(store);
+}
+
 int
 main(void)
 {
+    char dir[] = "bench-store.XXXXXX", cmd[64];
+
     printf("%8s %14s %14s %7s %9s %9s\n", "objects", "store B/obj",
            "naive B/obj", "ratio", "put ns", "get ns");
     for (int k = 0; k < COUNTS; k++) {
@@ -156,5 +212,22 @@ main(void)
                (double)a / counts[k], (double)b / counts[k],
                (double)a / (double)b, put_ns, get_ns);
     }
-    return 0;
+
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    printf("\nsaves: a snapshot of every object, or a journal frame of %d\n",
+           SAVE_CHANGES);
+    printf("%8s %14s %14s %7s\n", "objects", "snapshot ms", "frame ms",
+           "ratio");
+    for (int k = 0; k < COUNTS; k++) {
+        double snapshot_s, frame_s;
+
+        save_seconds(counts[k], dir, &snapshot_s, &frame_s);
+        printf("%8d %14.3f %14.3f %7.3f\n", counts[k], snapshot_s * 1e3,
+               frame_s * 1e3, frame_s / snapshot_s);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : 1;
 }
