@@ -68,10 +68,15 @@ const struct object_fields *event_object(const struct change *change);
  * name must hold EVENT_NAME_MAX + 1 bytes.  Returns 0 or -EIO when the
  * digest fails.
  *
- * Two status changes in one gap of the watch's history, A → B → C, are
- * restated by the relist as one, A → C, under a name of its own: an Event
- * that sums up the two already written.  It takes a crash of the emitter
- * and a gap in the history within seconds of each other.
+ * Known shortcomings, both after a crash of the emitter that leaves its
+ * saved position behind Events it wrote, then a gap in the watch's
+ * history before the watcher resumes.  Two status changes in the gap,
+ * A → B → C, are restated by the relist as one, A → C, under a name of
+ * its own: an Event that sums up the two already written.  And an object
+ * created after the position saved is restated as created, under the
+ * name of the Created Event already written, so that the changes made to
+ * it between that Event and the relist get none.  Both need the watcher
+ * to stay down from the crash until the history is compacted.
  */
 int event_name(const struct change *change, const char *reason, char *name);
 
