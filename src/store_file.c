@@ -624,32 +624,32 @@ store_delta_put(struct store_delta *d, const struct object_fields *f)
     return end_entry(d, &w, start);
 }
 
-/* Adds the removal of uid to the delta; see store.h. */
-int
-store_delta_remove(struct store_delta *d, const char *uid)
-{
-    struct writer w = {.delta = d};
-    size_t start = d->len;
-
-    if (strlen(uid) > UINT16_MAX)
-        return -E2BIG;
-    put_uint(&w, 'R', 1);
-    put_string(&w, uid);
-    return end_entry(d, &w, start);
-}
-
-/* Adds one of the caller's entries to the delta; see store.h. */
-int
-store_delta_extra(struct store_delta *d, const char *text)
+/* Adds an entry of kind holding one string to the delta. */
+static int
+put_text_entry(struct store_delta *d, char kind, const char *text)
 {
     struct writer w = {.delta = d};
     size_t start = d->len;
 
     if (strlen(text) > UINT16_MAX)
         return -E2BIG;
-    put_uint(&w, 'X', 1);
+    put_uint(&w, (uint64_t)kind, 1);
     put_string(&w, text);
     return end_entry(d, &w, start);
+}
+
+/* Adds the removal of uid to the delta; see store.h. */
+int
+store_delta_remove(struct store_delta *d, const char *uid)
+{
+    return put_text_entry(d, 'R', uid);
+}
+
+/* Adds one of the caller's entries to the delta; see store.h. */
+int
+store_delta_extra(struct store_delta *d, const char *text)
+{
+    return put_text_entry(d, 'X', text);
 }
 
 /* Empties the delta, keeping its buffer. */
