@@ -331,12 +331,12 @@ file_size(const char *path)
  * Writes a snapshot of the objects, those saved and what changed since,
  * and of the aggregation table, and starts their journal.  The emitter
  * keeps no copy of the objects: they are read back from the files here,
- * which only it writes.  The objects first: after a crash between the two files
- * the counts are behind the store, never ahead.  Ahead, the changes
- * replayed from the older store would find their own decisions committed
- * and count once more: a series of 2 for one change.  Behind, a later
- * repeat of an Event decided in between is counted from the older count,
- * or written as an Event of its own.
+ * which only it writes.  The objects first: after a crash between the two
+ * files the counts are behind the objects, never ahead.  Ahead, the
+ * changes replayed from the older objects would find their own decisions
+ * committed and count once more: a series of 2 for one change.  Behind, a
+ * later repeat of an Event decided in between is counted from the older
+ * count, or written as an Event of its own.
  */
 static int
 write_snapshot(struct position *p)
