@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "spam.h"
 
 #define BUCKETS 4096
@@ -52,17 +53,6 @@ spam_free(struct spam *s)
     free(s);
 }
 
-/* FNV-1a: enough to spread uids over the table. */
-static size_t
-hash(const char *uid)
-{
-    size_t h = 14695981039346656037ULL;
-
-    for (; *uid; uid++)
-        h = (h ^ (unsigned char)*uid) * 1099511628211ULL;
-    return h % BUCKETS;
-}
-
 /* The tokens of b at now, refilled at one per interval. */
 static double
 refill(const struct spam *s, const struct bucket *b, double now)
@@ -76,7 +66,7 @@ refill(const struct spam *s, const struct bucket *b, double now)
 bool
 spam_allow(struct spam *s, const char *uid, double now)
 {
-    struct bucket **p = &s->table[hash(uid)], *b = NULL;
+    struct bucket **p = &s->table[hash_text(uid) % BUCKETS], *b = NULL;
 
     while (*p) {
         if (strcmp((*p)->uid, uid) == 0) {
@@ -100,8 +90,8 @@ spam_allow(struct spam *s, const char *uid, double now)
         strcpy(b->uid, uid);
         b->tokens = s->burst;
         b->at = now;
-        b->next = s->table[hash(uid)];
-        s->table[hash(uid)] = b;
+        b->next = s->table[hash_text(uid) % BUCKETS];
+        s->table[hash_text(uid) % BUCKETS] = b;
     }
     b->tokens = refill(s, b, now);
     b->at = now;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "hash.h"
 #include "store.h"
 
 /* Grow when more than 7 slots in 10 are taken. */
@@ -55,19 +56,6 @@ struct store {
     struct pool pool;
     size_t bytes; /* asked of malloc, tables included */
 };
-
-/* FNV-1a: uids are random already, texts short; quality is enough. */
-static uint32_t
-hash_text(const char *s)
-{
-    uint32_t h = 2166136261u;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
 
 /* The uid, first of the strings after the entry. */
 static const char *
