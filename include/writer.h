@@ -3,8 +3,10 @@
  * handle, many requests at once over one HTTP/2 connection.  It gathers
  * requests into batches (batch_window_ms or batch_max), spends a global
  * token bucket (qps, burst), retries 429, 5xx and transport failures with
- * backoff honouring Retry-After, and never runs two requests for one Event
- * name at once, so that a repeat's patch follows the create it patches.
+ * backoff honouring Retry-After.  An object's requests wait for those of
+ * its earlier changes to finish, retries included, so that its Events are
+ * written in the order of its changes and a repeat's patch follows the
+ * create it patches; the Events of one change go out together.
  */
 #ifndef EC_WRITER_H
 #define EC_WRITER_H
@@ -20,6 +22,7 @@
 
 struct kube_client;
 struct writer;
+struct writer_lane;
 
 enum writer_outcome {
     WRITER_WRITTEN,   /* created, patched, or already there (409) */
@@ -38,6 +41,10 @@ struct writer_request {
     bool aggregated; /* a repeat, counted when written */
     int attempts;
     double not_before; /* monotonic seconds; retries wait until then */
+    /* Owned by the writer from submission. */
+    struct writer_lane *lane;
+    struct writer_request *lane_next;
+    bool parked; /* held until the object's earlier changes are written */
     /* Owned by the writer while in flight. */
     CURL *easy;
     struct curl_slist *headers;
@@ -54,8 +61,11 @@ int writer_new(struct kube_client *client, enum event_api api,
                const struct ec_emitter_settings *settings, writer_done_cb done,
                void *ctx, struct writer **out);
 
-/* Takes a request; it is sent with the next batch. */
-void writer_submit(struct writer *writer, struct writer_request *request);
+/*
+ * Takes a request; it is sent with the next batch.  Returns 0, or -ENOMEM
+ * and the request stays the caller's.
+ */
+int writer_submit(struct writer *writer, struct writer_request *request);
 
 /*
  * Waits up to timeout_ms for the apiserver or for extra_fds (whose

@@ -209,9 +209,12 @@ submit_event(struct emitter *e, struct pending *pending,
     r = request_new(e, pending, event, d);
     if (!r)
         return -ENOMEM;
+    if (writer_submit(e->writer, r) < 0) {
+        writer_request_free(r);
+        return -ENOMEM;
+    }
     pending->n_decisions++;
     pending->outstanding++;
-    writer_submit(e->writer, r);
     return 0;
 }
 

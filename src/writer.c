@@ -2,6 +2,11 @@
  * The writer (writer.h): requests move from the open batch to the ready
  * queue when the batch closes, from there into the multi handle as tokens
  * allow, and on a retryable failure to the delayed list until their time.
+ *
+ * Each request is also in the lane of its object, in order of submission,
+ * from submission until it is finished.  Only the requests of the change
+ * at the head of a lane may be ready, in flight or delayed; those of the
+ * object's later changes are parked, in no queue, until it is finished.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -14,6 +19,7 @@
 
 #include <json-c/json.h>
 
+#include "hash.h"
 #include "kube.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,10 +33,18 @@
 #define RESPONSE_MAX (64 * 1024)
 /* client-go's Event broadcaster retries for about this long, then drops. */
 #define RETRY_DELAY_MAX 30.0
+#define LANE_BUCKETS    4096
 
 struct queue {
     struct writer_request *head, *tail;
     size_t n;
+};
+
+/* The requests of one object not yet finished, oldest first. */
+struct writer_lane {
+    struct writer_lane *next; /* in its bucket */
+    struct writer_request *head, *tail;
+    char uid[];
 };
 
 struct writer {
@@ -44,7 +58,9 @@ struct writer {
     double batch_opened;
     struct writer_request *inflight[INFLIGHT_MAX];
     size_t n_inflight;
+    size_t n_requests; /* submitted and not finished */
     double tokens, tokens_at;
+    struct writer_lane *lanes[LANE_BUCKETS];
 };
 
 /* Monotonic seconds. */
@@ -123,19 +139,98 @@ writer_request_free(struct writer_request *r)
     free(r);
 }
 
+/* The lane of uid, made if there is none; NULL when out of memory. */
+static struct writer_lane *
+lane_get(struct writer *w, const char *uid)
+{
+    struct writer_lane **bucket = &w->lanes[hash_text(uid) % LANE_BUCKETS];
+    struct writer_lane *lane;
+    size_t len = strlen(uid);
+
+    for (lane = *bucket; lane; lane = lane->next)
+        if (strcmp(lane->uid, uid) == 0)
+            return lane;
+    lane = calloc(1, sizeof(*lane) + len + 1);
+    if (!lane)
+        return NULL;
+    memcpy(lane->uid, uid, len + 1);
+    lane->next = *bucket;
+    *bucket = lane;
+    return lane;
+}
+
+/* Whether r belongs to the change at the head of its lane. */
+static bool
+lane_first(const struct writer_request *r)
+{
+    return r->lane->head->pending == r->pending;
+}
+
 /* Takes a request into the open batch; see writer.h. */
-void
+int
 writer_submit(struct writer *w, struct writer_request *r)
 {
+    struct writer_lane *lane =
+        lane_get(w, event_object(&r->pending->change)->uid);
+
+    if (!lane)
+        return -ENOMEM;
+    r->lane = lane;
+    r->lane_next = NULL;
+    if (lane->tail)
+        lane->tail->lane_next = r;
+    else
+        lane->head = r;
+    lane->tail = r;
+    w->n_requests++;
     if (w->batch.n == 0)
         w->batch_opened = now_s();
     queue_push(&w->batch, r);
+    return 0;
 }
 
 size_t
 writer_depth(const struct writer *w)
 {
-    return w->batch.n + w->ready.n + w->delayed.n + w->n_inflight;
+    return w->n_requests;
+}
+
+/*
+ * Takes r, in no queue, out of its lane and hands it back; the requests
+ * of the change now at the lane's head that were parked become ready.
+ */
+static void
+complete(struct writer *w, struct writer_request *r,
+         enum writer_outcome outcome)
+{
+    struct writer_lane *lane = r->lane, **p;
+    struct writer_request **link = &lane->head, *prev = NULL;
+
+    while (*link != r) {
+        prev = *link;
+        link = &(*link)->lane_next;
+    }
+    *link = r->lane_next;
+    if (lane->tail == r)
+        lane->tail = prev;
+    w->n_requests--;
+    w->done(r, outcome, w->ctx);
+
+    if (lane->head) {
+        for (struct writer_request *q = lane->head; q && lane_first(q);
+             q = q->lane_next) {
+            if (q->parked) {
+                q->parked = false;
+                queue_push(&w->ready, q);
+            }
+        }
+        return;
+    }
+    p = &w->lanes[hash_text(lane->uid) % LANE_BUCKETS];
+    while (*p != lane)
+        p = &(*p)->next;
+    *p = lane->next;
+    free(lane);
 }
 
 /*
@@ -221,16 +316,6 @@ release(struct writer *w, struct writer_request *r)
     r->response_len = 0;
 }
 
-/* Whether a request for name is in flight. */
-static bool
-name_busy(const struct writer *w, const char *name)
-{
-    for (size_t i = 0; i < w->n_inflight; i++)
-        if (strcmp(w->inflight[i]->name, name) == 0)
-            return true;
-    return false;
-}
-
 /* Schedules r again after a delay, Retry-After when the server gave one. */
 static void
 retry(struct writer *w, struct writer_request *r, long retry_after,
@@ -291,7 +376,7 @@ finish(struct writer *w, struct writer_request *r, CURLcode code)
         retry(w, r, -1, curl_easy_strerror(code));
     } else if ((status >= 200 && status < 300) ||
                (status == 409 && !r->patch)) {
-        w->done(r, WRITER_WRITTEN, w->ctx);
+        complete(w, r, WRITER_WRITTEN);
     } else if (status == 404 && r->patch) {
         /* The Event it repeats is gone (TTL, or never written): create. */
         free(r->patch);
@@ -304,7 +389,7 @@ finish(struct writer *w, struct writer_request *r, CURLcode code)
     } else {
         log_warn("event %s/%s (%s) refused with HTTP %ld: %s, dropping it",
                  r->namespace, r->name, r->reason, status, message);
-        w->done(r, WRITER_DROPPED, w->ctx);
+        complete(w, r, WRITER_DROPPED);
     }
 }
 
@@ -336,7 +421,10 @@ release_due(struct writer *w, double now)
          now - w->batch_opened >= w->settings.batch_window_ms / 1000.0)) {
         while ((r = w->batch.head)) {
             queue_unlink(&w->batch, NULL, r);
-            queue_push(&w->ready, r);
+            if (lane_first(r))
+                queue_push(&w->ready, r);
+            else
+                r->parked = true;
         }
     }
 
@@ -358,23 +446,18 @@ release_due(struct writer *w, double now)
 static void
 start_ready(struct writer *w, double now)
 {
-    struct writer_request *prev = NULL, *r = w->ready.head;
+    struct writer_request *r;
 
     w->tokens += (now - w->tokens_at) * w->settings.qps;
     if (w->tokens > w->settings.burst)
         w->tokens = w->settings.burst;
     w->tokens_at = now;
 
-    while (r && w->tokens >= 1 && w->n_inflight < INFLIGHT_MAX) {
-        struct writer_request *next = r->next;
+    while (w->tokens >= 1 && w->n_inflight < INFLIGHT_MAX &&
+           (r = w->ready.head)) {
         int ret;
 
-        if (name_busy(w, r->name)) {
-            prev = r;
-            r = next;
-            continue;
-        }
-        queue_unlink(&w->ready, prev, r);
+        queue_unlink(&w->ready, NULL, r);
         ret = start(w, r);
         if (ret < 0) {
             /* No credential now (an exec plugin failed): try again later. */
@@ -389,7 +472,6 @@ start_ready(struct writer *w, double now)
         } else {
             w->tokens -= 1;
         }
-        r = next;
     }
 }
 
@@ -448,33 +530,29 @@ writer_poll(struct writer *w, struct curl_waitfd *extra_fds, unsigned n_extra,
     return 0;
 }
 
-/* Finishes every request in q as abandoned. */
-static void
-abandon(struct writer *w, struct queue *q)
-{
-    struct writer_request *r;
-
-    while ((r = q->head)) {
-        queue_unlink(q, NULL, r);
-        w->done(r, WRITER_ABANDONED, w->ctx);
-    }
-}
-
 /* Abandons what is left and frees the writer; see writer.h. */
 void
 writer_free(struct writer *w)
 {
     if (!w)
         return;
-    while (w->n_inflight > 0) {
-        struct writer_request *r = w->inflight[0];
+    while (w->n_inflight > 0)
+        release(w, w->inflight[0]);
+    /* Every request not finished is in a lane, whatever its queue. */
+    for (size_t i = 0; i < LANE_BUCKETS; i++) {
+        struct writer_lane *lane;
 
-        release(w, r);
-        w->done(r, WRITER_ABANDONED, w->ctx);
+        while ((lane = w->lanes[i])) {
+            struct writer_request *r;
+
+            w->lanes[i] = lane->next;
+            while ((r = lane->head)) {
+                lane->head = r->lane_next;
+                w->done(r, WRITER_ABANDONED, w->ctx);
+            }
+            free(lane);
+        }
     }
-    abandon(w, &w->batch);
-    abandon(w, &w->ready);
-    abandon(w, &w->delayed);
     curl_multi_cleanup(w->multi);
     free(w);
 }

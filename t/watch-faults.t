@@ -6,42 +6,7 @@
 # takes a hostile byte for data.
 . "${top_srcdir:-$(dirname "$0")/..}/t/lib/test-lib.sh"
 . "$top_srcdir/t/lib/watch-lib.sh"
-
-server_pids=
-
-servers_kill() {
-    for pid in $server_pids; do
-        kill "$pid" 2>/dev/null
-    done
-}
-test_cleanup servers_kill
-
-# scripted_start SCENARIO [NAME]: starts the SCRIPTED FAKE SERVER playing
-# SCENARIO, with its files and a kubeconfig for it in $test_tmp/NAME
-# (default: the scenario's name).
-scripted_start() {
-    dir=$test_tmp/${2:-$1}
-    mkdir -p "$dir"
-    python3 "$top_srcdir/t/lib/scripted-server.py" "$1" "$dir" \
-        2>"$dir/server.log" &
-    server_pids="$server_pids $!"
-    wait_until 10 test -s "$dir/port" ||
-        bail_out "the scripted fake server did not start: $1"
-    cat >"$dir/kubeconfig" <<YAML
-apiVersion: v1
-kind: Config
-clusters:
-- name: scripted
-  cluster: {server: "http://127.0.0.1:$(cat "$dir/port")"}
-users:
-- name: scripted
-  user: {token: scripted-token}
-contexts:
-- name: scripted
-  context: {cluster: scripted, user: scripted, namespace: demo}
-current-context: scripted
-YAML
-}
+. "$top_srcdir/t/lib/scripted-lib.sh"
 
 # scripted_watcher NAME [ARGS...]: a watcher of the configmaps of the
 # server started as NAME, named NAME too.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A SCRIPTED FAKE API SERVER, for the watcher's fault tests only.
+"""A SCRIPTED FAKE API SERVER, for fault tests of the watcher and writer.
 
 It plays back, scenario by scenario, faults that the real kube-apiserver
 cannot be made to produce on demand: a watch that stalls mid-object, an
@@ -8,19 +8,24 @@ as a status and as an ERROR event, 429 with Retry-After, 504 "too large
 resource version" as a status and as an ERROR event, a watch that closes
 at once, an expired continue token, a snapshot's resourceVersion that has
 expired, an oversized object in a streaming list, a bookmark just before a
-break, internal errors that do not pass.
+break, internal errors that do not pass; and, for the writer, an Event
+write that fails with 503 once.
 Everything a real API server can be made to do is tested against the real
 one (t/cluster/kube).
 
 It serves one resource, configmaps in namespace "demo", over plain HTTP on
-127.0.0.1: discovery, lists and watches.  The Nth watch request gets the
-scenario's Nth scripted response; once the script is spent, a watch stays
-open and quiet but for a bookmark every second.
+127.0.0.1: discovery, lists and watches; and takes events.k8s.io/v1 Events
+in any namespace, answering each create as the scenario scripts.  The
+Nth watch request gets the scenario's Nth scripted response; once the
+script is spent, a watch stays open and quiet but for a bookmark every
+second.
 
     scripted-server.py SCENARIO DIR
 
 writes its port to DIR/port once listening, and every request it gets, as
-"<unix time> <path with query>", to DIR/requests.  Clients must send
+"<unix time> <path with query>", to DIR/requests; an Event create is
+logged after its answer as "<unix time> POST <status> <reason>
+<regarding's resourceVersion>".  Clients must send
 "Authorization: Bearer scripted-token".  Python 3 standard library only.
 """
 
@@ -37,6 +42,7 @@ import urllib.parse
 
 TOKEN = "scripted-token"
 COLLECTION = "/api/v1/namespaces/demo/configmaps"
+EVENTS_GROUP_VERSION = "/apis/events.k8s.io/v1"
 QUIET_LIMIT = 120  # seconds a quiet watch stays open at most
 
 
@@ -170,6 +176,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               "update", "watch"],
                 }],
             })
+        elif url.path == EVENTS_GROUP_VERSION:
+            self.send_json(200, {
+                "kind": "APIResourceList",
+                "groupVersion": "events.k8s.io/v1",
+                "resources": [{
+                    "name": "events", "singularName": "event",
+                    "namespaced": True, "kind": "Event",
+                    "verbs": ["create", "get", "list", "patch"],
+                }],
+            })
         elif url.path != COLLECTION:
             self.send_status(404, "NotFound", "the server could not find "
                              "the requested resource")
@@ -179,6 +195,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.scenario.watch(self, query)
         else:
             self.server.scenario.list(self, query)
+
+    def do_POST(self):
+        parts = urllib.parse.urlsplit(self.path).path.split("/")
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        # /apis/events.k8s.io/v1/namespaces/NS/events
+        if self.headers.get("Authorization") != "Bearer " + TOKEN:
+            self.send_status(401, "Unauthorized", "Unauthorized")
+        elif ("/".join(parts[:5]) != EVENTS_GROUP_VERSION + "/namespaces"
+              or parts[6:] != ["events"]):
+            self.send_status(404, "NotFound", "the server could not find "
+                             "the requested resource")
+        else:
+            ev = json.loads(body)
+            code = self.server.scenario.create_event(self, ev)
+            self.server.log_request_path("POST %d %s %s" % (
+                code, ev.get("reason"),
+                ev.get("regarding", {}).get("resourceVersion")))
 
 
 class Scenario:
@@ -224,6 +257,11 @@ class Scenario:
             h.send_event(event("ADDED", obj))
         h.send_event(bookmark(self.list_rv, initial_events_end=True))
         h.quiet(self.list_rv)
+
+    def create_event(self, h, ev):
+        """Answers the create of Event ev; returns the status sent."""
+        h.send_json(201, ev)
+        return 201
 
     def watch(self, h, query):
         n = self.next_watch()
@@ -521,6 +559,24 @@ class Resume(Scenario):
             h.quiet(self.list_rv)
 
 
+class EventFailsOnce(Scenario):
+    """The first Event written meets 503, Retry-After 1; the rest pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.events = 0
+
+    def create_event(self, h, ev):
+        with self.lock:
+            self.events += 1
+            first = self.events == 1
+        if first:
+            h.send_status(503, "ServiceUnavailable", "scripted failure",
+                          {"Retry-After": "1"})
+            return 503
+        return super().create_event(h, ev)
+
+
 SCENARIOS = {
     "stall": Stall, "one-byte": OneByte, "malformed": Malformed,
     "oversized": Oversized, "gone": Gone, "throttled": Throttled,
@@ -529,6 +585,7 @@ SCENARIOS = {
     "internal-errors": InternalErrors,
     "closes": Closes, "error-event": ErrorEvent,
     "pages": Pages, "streaming": Streaming, "late": Late, "resume": Resume,
+    "event-fails-once": EventFailsOnce,
 }
 
 

@@ -1,0 +1,56 @@
+#!/bin/sh
+# An Event waiting for its retry holds back the Events of its object's
+# later changes, so that they are written in the order of the changes.
+# The Events go to a SCRIPTED FAKE SERVER (t/lib/scripted-server.py) that
+# fails the first write with 503, which the real apiserver cannot be made
+# to do on demand; the watcher watches the real one.
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
+. "$top_srcdir/t/lib/emit-lib.sh"
+. "$top_srcdir/t/lib/scripted-lib.sh"
+
+cluster_shared
+ns=$(test_namespace)
+emit_init
+scripted_start event-fails-once sink
+emit_kubeconfig=$test_tmp/sink/kubeconfig
+requests=$test_tmp/sink/requests
+
+emit_notebooks
+check "the first start saves a position" \
+    wait_until 30 test -s "$emit_dir/state/nb.state"
+emit_stop "$emitter_pid"
+emit_stop "$watcher_pid_nb"
+
+# Made while neither runs, the four changes reach the emitter together
+# when the watcher resumes from the saved resourceVersion.
+notebook nb
+k -n "$ns" patch notebook nb --subresource=status --type=merge \
+    -p '{"status":{"phase":"Pending"}}' >/dev/null
+k -n "$ns" patch notebook nb --type=merge -p '{"spec":{"image":"b"}}' \
+    >/dev/null
+k -n "$ns" patch notebook nb --subresource=status --type=merge \
+    -p '{"status":{"phase":"Running"}}' >/dev/null
+
+emit_notebooks
+check "the four Events are written" \
+    wait_until 60 sh -c "[ \$(grep -c ' POST 201 ' '$requests') -ge 4 ]"
+sleep 2
+writes=$(sed -n 's/^[0-9.]* POST \([0-9]*\) \([A-Za-z]*\) .*/\1 \2/p' \
+    "$requests")
+is "$writes" "503 Created
+201 Created
+201 StatusChanged
+201 Updated
+201 StatusChanged" \
+    "the first write fails; its retry comes before the later changes' Events"
+rvs=$(sed -n 's/^[0-9.]* POST 201 [A-Za-z]* \([0-9]*\)$/\1/p' "$requests")
+is "$rvs" "$(printf '%s\n' "$rvs" | sort -n)" \
+    "and each names a resourceVersion no older than the one before"
+like "$(cat "$emit_dir/emitter.log")" 'HTTP 503, retrying' \
+    "the emitter logged the retry"
+
+emit_stop "$emitter_pid"
+emit_stop "$watcher_pid_nb"
+log_clean "$emit_dir/emitter.log"
+log_clean "$emit_dir/watcher-nb.log"
+test_done
