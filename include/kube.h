@@ -104,6 +104,12 @@ int kube_prepare_easy(struct kube_client *client, void *curl_easy,
                       const char *method, const char *path,
                       struct curl_slist **headers);
 
+/*
+ * The Retry-After of a finished transfer in seconds, -1 when absent, in
+ * the HTTP-date form or not a count of seconds.
+ */
+long kube_retry_after(void *curl_easy);
+
 /* Why kube_prepare_easy last failed with -ENOKEY, for its caller's log. */
 const char *kube_client_auth_error(const struct kube_client *client);
 

@@ -294,9 +294,9 @@ curl_errno(CURLcode code)
     }
 }
 
-/* Retry-After in seconds; the HTTP-date form counts as absent. */
-static long
-retry_after(CURL *curl)
+/* Retry-After in seconds; see kube.h. */
+long
+kube_retry_after(void *curl)
 {
     struct curl_header *header;
     char *end;
@@ -333,7 +333,7 @@ finish(struct transfer *t, CURLcode code)
     struct kube_response *resp = t->resp;
 
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    resp->retry_after = retry_after(t->curl);
+    resp->retry_after = kube_retry_after(t->curl);
     if (code == CURLE_WRITE_ERROR && t->cb_result)
         return t->cb_result;
     if (code == CURLE_WRITE_ERROR && t->error) {

@@ -359,13 +359,11 @@ static void
 finish(struct writer *w, struct writer_request *r, CURLcode code)
 {
     long status = 0, after = -1;
-    struct curl_header *h;
     char message[512];
 
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (code == CURLE_OK && curl_easy_header(r->easy, "Retry-After", 0,
-                                             CURLH_HEADER, -1, &h) == CURLHE_OK)
-        after = strtol(h->value, NULL, 10);
+    if (code == CURLE_OK)
+        after = kube_retry_after(r->easy);
     /* A success's body is the Event written: nothing to read there. */
     message[0] = '\0';
     if (code == CURLE_OK && (status < 200 || status >= 300))

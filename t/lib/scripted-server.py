@@ -9,7 +9,7 @@ resource version" as a status and as an ERROR event, a watch that closes
 at once, an expired continue token, a snapshot's resourceVersion that has
 expired, an oversized object in a streaming list, a bookmark just before a
 break, internal errors that do not pass; and, for the writer, an Event
-write that fails with 503 once.
+write that fails with 503 twice.
 Everything a real API server can be made to do is tested against the real
 one (t/cluster/kube).
 
@@ -559,8 +559,11 @@ class Resume(Scenario):
             h.quiet(self.list_rv)
 
 
-class EventFailsOnce(Scenario):
-    """The first Event written meets 503, Retry-After 1; the rest pass."""
+class EventFailsTwice(Scenario):
+    """The first Event written meets 503 twice, with Retry-After 3, then
+    with a Retry-After that is no count of seconds; the rest pass."""
+
+    AFTER = ("3", "7s")
 
     def __init__(self):
         super().__init__()
@@ -569,10 +572,10 @@ class EventFailsOnce(Scenario):
     def create_event(self, h, ev):
         with self.lock:
             self.events += 1
-            first = self.events == 1
-        if first:
+            n = self.events
+        if n <= len(self.AFTER):
             h.send_status(503, "ServiceUnavailable", "scripted failure",
-                          {"Retry-After": "1"})
+                          {"Retry-After": self.AFTER[n - 1]})
             return 503
         return super().create_event(h, ev)
 
@@ -585,7 +588,7 @@ SCENARIOS = {
     "internal-errors": InternalErrors,
     "closes": Closes, "error-event": ErrorEvent,
     "pages": Pages, "streaming": Streaming, "late": Late, "resume": Resume,
-    "event-fails-once": EventFailsOnce,
+    "event-fails-twice": EventFailsTwice,
 }
 
 
