@@ -16,6 +16,7 @@
 
 #include <json-c/json.h>
 
+#include "hash.h"
 #include "object.h"
 
 #define TEXT_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -59,19 +60,6 @@ string_member(struct json_object *obj, const char *key, size_t max,
     return 1;
 }
 
-/* FNV-1a, 64 bits: a digest that notices any change to a long text. */
-static uint64_t
-fnv1a64(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325u;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3u;
-    }
-    return h;
-}
-
 /* Stands for a text too long to keep: its digest and length. */
 static struct json_object *
 digest_of(const char *text)
@@ -81,7 +69,7 @@ digest_of(const char *text)
 
     if (!d)
         return NULL;
-    snprintf(hex, sizeof(hex), "%016" PRIx64, fnv1a64(text));
+    snprintf(hex, sizeof(hex), "%016" PRIx64, hash_text64(text));
     json_object_object_add(d, "bytes", json_object_new_int64(strlen(text)));
     json_object_object_add(d, "digest", json_object_new_string(hex));
     return d;
