@@ -19,6 +19,13 @@
 #include "aggregate.h"
 
 #define BUCKETS 4096
+/*
+ * How often a decision sweeps the whole table.  Between sweeps it expires
+ * only its own bucket, which, at a few Events a second over 4096 buckets,
+ * it would meet again only after a quarter of an hour: entries would
+ * outlive the window more than twice over.
+ */
+#define SWEEP_S 60
 
 /*
  * An entry lives for the window after each Event, so there are as many as
@@ -38,6 +45,7 @@ struct entry {
 
 struct aggregate {
     struct entry *buckets[BUCKETS];
+    time_t swept; /* the last sweep of every bucket */
 };
 
 /* Frees an entry and its names. */
@@ -156,7 +164,13 @@ aggregate_decide(struct aggregate *table, const char *uid,
     uint64_t key = event_key(uid, event);
     struct entry *e;
 
-    expire(table, key % BUCKETS, now);
+    if (now - table->swept >= SWEEP_S) {
+        for (size_t i = 0; i < BUCKETS; i++)
+            expire(table, i, now);
+        table->swept = now;
+    } else {
+        expire(table, key % BUCKETS, now);
+    }
     e = entry_get(table, key, true);
     if (!e)
         return -ENOMEM;

@@ -124,11 +124,41 @@ test_memory(void)
     aggregate_free(t);
 }
 
+/*
+ * Entries past the window are dropped within a minute, whichever buckets
+ * later Events fall into: the table stays as large as the window.
+ */
+static void
+test_expiry(void)
+{
+    struct aggregate *t = aggregate_new();
+    struct aggregate_decision d;
+    struct event e = event_with("phase Pending → Running");
+    size_t before = mallinfo2().uordblks, full, after;
+    char uid[32];
+
+    for (int i = 0; i < 10000; i++) {
+        snprintf(uid, sizeof(uid), "u-%d", i);
+        aggregate_decide(t, uid, &e, "notebook.0123456789abcdef", 1000, &d);
+        aggregate_commit(t, &d);
+    }
+    full = mallinfo2().uordblks - before;
+    /* One Event, two minutes past the window of all the others. */
+    aggregate_decide(t, "late", &e, "late.0123456789abcdef",
+                     1000 + AGGREGATE_WINDOW_S + 120, &d);
+    aggregate_commit(t, &d);
+    after = mallinfo2().uordblks - before;
+    printf("#   %zu bytes held by 10,000 entries, %zu after\n", full, after);
+    ok(after < full / 10, "the entries past the window are all dropped");
+    aggregate_free(t);
+}
+
 int
 main(void)
 {
     test_window();
     test_replay();
     test_memory();
+    test_expiry();
     return tap_done();
 }
