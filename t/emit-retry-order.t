@@ -5,12 +5,13 @@
 # seconds.  The Events go to a SCRIPTED FAKE SERVER
 # (t/lib/scripted-server.py) that fails the first write twice with 503,
 # which the real apiserver cannot be made to do on demand; the watcher
-# watches the real one.
+# watches the real one, a control plane of the test's own, so that no
+# other test's changes push its resourceVersion out of the watch cache.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$top_srcdir/t/lib/emit-lib.sh"
 . "$top_srcdir/t/lib/scripted-lib.sh"
 
-cluster_shared
+cluster_private retry-order
 ns=$(test_namespace)
 emit_init
 scripted_start event-fails-twice sink
