@@ -173,7 +173,7 @@ save_seconds(int n, const char *dir, double *snapshot_s, double *frame_s)
     }
     t0 = now_seconds();
     for (int r = 0; r < SAVE_ROUNDS; r++)
-        failed |= store_save(store, path, "479109581", id);
+        failed |= store_save(store, path, "479109581", id, NULL);
     *snapshot_s = (now_seconds() - t0) / SAVE_ROUNDS;
 
     fd = store_journal_start(path, id);

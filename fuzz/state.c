@@ -126,7 +126,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (store_load_extra(snapshot_path, store, &rv,
                          &(struct store_extra){restore_line, table}, err,
                          sizeof(err)) == 0) {
-        if (store_save(store, again_path, rv, store_new_id()) != 0 ||
+        if (store_save(store, again_path, rv, store_new_id(), NULL) != 0 ||
             store_load(again_path, again, &rv2, err, sizeof(err)) != 0 ||
             strcmp(rv, rv2) != 0 || store_count(again) != store_count(store))
             abort();

@@ -19,6 +19,7 @@
 #include "change.h"
 
 struct store;
+struct store_delta;
 
 /* Returns NULL when out of memory. */
 struct store *store_new(void);
@@ -80,10 +81,14 @@ size_t store_memory(const struct store *store);
  * Writes every object and the resourceVersion they are current at to path,
  * atomically: a temporary file in the same directory, fsync, rename, fsync
  * of the directory.  id names the snapshot for its journal: see
- * store_new_id.  Returns 0 or a negative errno; path is then unchanged.
+ * store_new_id.  tail, if not NULL, holds the caller's entries
+ * (store_delta_extra only) to keep in the same file: store_load_extra
+ * hands them back before those of the journal.  Returns 0 or a negative
+ * errno; path is then unchanged.
  */
 int store_save(const struct store *store, const char *path,
-               const char *resource_version, uint64_t id);
+               const char *resource_version, uint64_t id,
+               const struct store_delta *tail);
 
 /* A fresh id for a snapshot, never 0. */
 uint64_t store_new_id(void);

@@ -6,6 +6,8 @@
  *   then per object: uid, name, namespace, resourceVersion (u16 strings),
  *     generation i64, deletionTimestamp, finalizers, status, status_since
  *     (u16 strings)
+ *   then, from version 4, the caller's entries: a count u32 and entries
+ *     as in a journal frame (below), 'X' only
  *   then the crc32 of every byte before it, u32
  *
  * where a u16 string is its length, then its bytes.  The checksum and the
@@ -16,7 +18,8 @@
  *
  * Version 1 had no status_since: its objects load with "" there, as if
  * each status had held since the version saved.  Versions 1 and 2 had no
- * id, and load with id 0, which no journal names.
+ * id, and load with id 0, which no journal names.  Versions before 4 had
+ * no entries of the caller's.
  *
  * Beside it, PATH.journal holds what changed since, so that saving costs
  * what changed rather than what is held:
@@ -50,7 +53,7 @@
 #include "store.h"
 
 #define SNAPSHOT_MAGIC   "ECST"
-#define SNAPSHOT_VERSION 3
+#define SNAPSHOT_VERSION 4
 #define HEADER_SIZE      16 /* magic, version, count; then the id */
 #define TRAILER_SIZE     4
 #define JOURNAL_MAGIC    "ECJN"
@@ -153,7 +156,8 @@ put_object(const struct object_fields *f, void *ctx)
 /* Writes the whole snapshot to an open file; returns its error. */
 static int
 write_snapshot(FILE *file, const struct store *store,
-               const char *resource_version, uint64_t id)
+               const char *resource_version, uint64_t id,
+               const struct store_delta *tail)
 {
     struct writer w = {.file = file, .crc = crc32(0L, Z_NULL, 0)};
 
@@ -165,6 +169,9 @@ write_snapshot(FILE *file, const struct store *store,
     put_uint(&w, id, 8);
     put_string(&w, resource_version);
     store_foreach(store, put_object, &w);
+    put_uint(&w, tail ? tail->entries : 0, 4);
+    if (tail)
+        put_bytes(&w, tail->p, tail->len);
     put_uint(&w, w.crc, TRAILER_SIZE);
     if (w.error == 0 && fflush(file) != 0)
         w.error = -errno;
@@ -195,7 +202,8 @@ sync_directory(const char *path)
 /* Saves a snapshot atomically; see store.h. */
 int
 store_save(const struct store *store, const char *path,
-           const char *resource_version, uint64_t id)
+           const char *resource_version, uint64_t id,
+           const struct store_delta *tail)
 {
     char *tmp;
     FILE *file;
@@ -216,7 +224,7 @@ store_save(const struct store *store, const char *path,
         goto out_unlink;
     }
 
-    r = write_snapshot(file, store, resource_version, id);
+    r = write_snapshot(file, store, resource_version, id, tail);
     if (fclose(file) != 0 && r == 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
@@ -346,9 +354,36 @@ check_frame(struct reader *rd, uint64_t *count, uint64_t *id)
     return 0;
 }
 
+/* Hands the caller's entries that end a snapshot to extra. */
+static int
+parse_tail(struct reader *rd, struct object_buffers *b,
+           const struct store_extra *extra)
+{
+    uint64_t n, kind;
+
+    if (rd->version < 4)
+        return 0;
+    if (!get_uint(rd, 4, &n))
+        return -EBADMSG;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!get_uint(rd, 1, &kind) || !get_string(rd, b->status))
+            return -EBADMSG;
+        if (kind != 'X') {
+            rd->reason = "an entry of the snapshot is of an unknown kind";
+            return -EBADMSG;
+        }
+        if (extra && extra->cb(b->status, extra->ctx) < 0) {
+            rd->reason = "an entry of the snapshot does not parse";
+            return -EBADMSG;
+        }
+    }
+    return 0;
+}
+
 /* Parses a snapshot held in memory into store. */
 static int
-parse_snapshot(struct reader *rd, struct store *store, char **rv, uint64_t *id)
+parse_snapshot(struct reader *rd, struct store *store, char **rv, uint64_t *id,
+               const struct store_extra *extra)
 {
     struct object_buffers *b;
     uint64_t count;
@@ -366,6 +401,8 @@ parse_snapshot(struct reader *rd, struct store *store, char **rv, uint64_t *id)
 
     for (uint64_t i = 0; r == 0 && i < count; i++)
         r = read_object(rd, b, store);
+    if (r == 0)
+        r = parse_tail(rd, b, extra);
     free(b);
     if (r == 0 && (rd->left != 0 || store_count(store) != count)) {
         rd->reason = "object count does not match the contents";
@@ -571,7 +608,7 @@ store_load_extra(const char *path, struct store *store, char **resource_version,
 
     rd.p = data;
     rd.left = len;
-    r = parse_snapshot(&rd, store, resource_version, &id);
+    r = parse_snapshot(&rd, store, resource_version, &id, extra);
     free(data);
     if (r == 0)
         r = replay_journal(path, id, store, resource_version, extra,

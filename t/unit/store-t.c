@@ -281,7 +281,7 @@ test_snapshot_round_trip(void)
         sample(&s, i);
         store_put(store, &s.f);
     }
-    is_int(store_save(store, path, "479119581", store_new_id()), 0,
+    is_int(store_save(store, path, "479119581", store_new_id(), NULL), 0,
            "a snapshot is saved");
     is_int(store_load(path, loaded, &rv, err, sizeof(err)), 0,
            "and loaded back");
@@ -422,7 +422,7 @@ test_status_since(void)
     store_get(store, s.uid, &got);
     is_str(got.status_since, "479000001", "and reads back");
     snprintf(path, sizeof(path), "%s/since.state", tmpdir);
-    store_save(store, path, "479000002", store_new_id());
+    store_save(store, path, "479000002", store_new_id(), NULL);
     store_load(path, loaded, &rv, err, sizeof(err));
     ok(store_get(loaded, s.uid, &got) &&
            strcmp(got.status_since, "479000001") == 0,
@@ -448,7 +448,7 @@ test_snapshot_damage(void)
         sample(&s, i);
         store_put(store, &s.f);
     }
-    store_save(store, good, "42", store_new_id());
+    store_save(store, good, "42", store_new_id(), NULL);
     data = read_file(good, &len);
 
     /* Every truncation: a crash mid-write of a non-atomic writer. */
@@ -515,12 +515,12 @@ test_snapshot_atomic(void)
     snprintf(path, sizeof(path), "%s/nodir/x.state", tmpdir);
     sample(&s, 1);
     store_put(store, &s.f);
-    ok(store_save(store, path, "1", store_new_id()) < 0,
+    ok(store_save(store, path, "1", store_new_id(), NULL) < 0,
        "saving into a missing directory "
        "fails");
     snprintf(path, sizeof(path), "%s/atomic.state", tmpdir);
-    store_save(store, path, "1", store_new_id());
-    store_save(store, path, "2", store_new_id());
+    store_save(store, path, "1", store_new_id(), NULL);
+    store_save(store, path, "2", store_new_id(), NULL);
     snprintf(cmd, sizeof(cmd), "ls %s | grep -c atomic", tmpdir);
     p = popen(cmd, "r");
     if (fscanf(p, "%d", &files) != 1)
@@ -592,7 +592,7 @@ test_journal(void)
         sample(&s, i);
         store_put(store, &s.f);
     }
-    is_int(store_save(store, path, "100", id), 0, "a snapshot is saved");
+    is_int(store_save(store, path, "100", id, NULL), 0, "a snapshot is saved");
     fd = store_journal_start(path, id);
     ok(fd >= 0, "its journal starts");
 
@@ -693,6 +693,60 @@ test_journal(void)
     store_free(store);
 }
 
+/*
+ * The caller's entries a snapshot carries come back before the journal's;
+ * the snapshot refuses any other kind of entry, and its checksum covers
+ * them.
+ */
+static void
+test_snapshot_tail(void)
+{
+    struct store *store = store_new(), *loaded;
+    struct store_delta tail = {0}, d = {0};
+    struct sample s;
+    char path[256], rv[64], seen[256];
+    uint64_t id = store_new_id();
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/tail.state", tmpdir);
+    sample(&s, 1);
+    store_put(store, &s.f);
+    store_delta_extra(&tail, "kept");
+    store_delta_extra(&tail, "and kept");
+    is_int(store_save(store, path, "7", id, &tail), 0,
+           "a snapshot with entries of the caller's is saved");
+    fd = store_journal_start(path, id);
+    store_delta_extra(&d, "journal");
+    store_journal_append(fd, "8", &d);
+    close(fd);
+    is_int(load_journaled(path, &loaded, rv, seen), 0, "it loads");
+    is_str(seen, "kept|and kept|journal|",
+           "its entries come back first, then the journal's");
+    is_int(store_count(loaded), 1, "beside its object");
+    store_free(loaded);
+
+    store_delta_reset(&tail);
+    store_delta_remove(&tail, "u");
+    store_save(store, path, "7", id, &tail);
+    is_int(load_journaled(path, &loaded, rv, seen), -EBADMSG,
+           "a snapshot ending in a removal is refused");
+    is_str(rv, "an entry of the snapshot is of an unknown kind",
+           "and says why");
+    store_free(loaded);
+
+    store_delta_reset(&tail);
+    store_delta_extra(&tail, "refuse");
+    store_save(store, path, "7", id, &tail);
+    is_int(load_journaled(path, &loaded, rv, seen), -EBADMSG,
+           "an entry the caller refuses fails the load");
+    is_str(rv, "an entry of the snapshot does not parse", "and says why");
+    store_free(loaded);
+
+    store_delta_free(&d);
+    store_delta_free(&tail);
+    store_free(store);
+}
+
 /* Removes the test's directory. */
 static void
 remove_tmpdir(void)
@@ -720,6 +774,7 @@ main(void)
     test_snapshot_damage();
     test_snapshot_atomic();
     test_journal();
+    test_snapshot_tail();
     test_snapshot_version_1();
     test_status_since();
     remove_tmpdir();
