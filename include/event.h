@@ -50,6 +50,12 @@ struct event_source {
  */
 int event_decide(const struct change *change, struct event *out);
 
+/*
+ * The fixed word of reason, for an Event read back from the outbox;
+ * "Unknown" for a word this build does not write.
+ */
+const char *event_reason_word(const char *reason);
+
 /* The fields of the object an Event is about: new, or old if new is empty. */
 const struct object_fields *event_object(const struct change *change);
 
@@ -68,15 +74,11 @@ const struct object_fields *event_object(const struct change *change);
  * name must hold EVENT_NAME_MAX + 1 bytes.  Returns 0 or -EIO when the
  * digest fails.
  *
- * Known shortcomings, both after a crash of the emitter that leaves its
- * saved position behind Events it wrote, then a gap in the watch's
- * history before the watcher resumes.  Two status changes in the gap,
- * A → B → C, are restated by the relist as one, A → C, under a name of
- * its own: an Event that sums up the two already written.  And an object
- * created after the position saved is restated as created, under the
- * name of the Created Event already written, so that the changes made to
- * it between that Event and the relist get none.  Both need the watcher
- * to stay down from the crash until the history is compacted.
+ * A change whose Events were decided is never decided again, even after
+ * a crash (the outbox, position.h), so a relist restates only changes
+ * never decided; the names above make a restatement harmless should one
+ * come all the same, from a state saved by another replica before the
+ * last upload.
  */
 int event_name(const struct change *change, const char *reason, char *name);
 

@@ -32,8 +32,9 @@ enum writer_outcome {
 
 struct writer_request {
     struct writer_request *next;
-    struct pending *pending; /* the change it belongs to */
-    const char *reason;      /* a fixed word */
+    struct pending *pending;     /* the change it belongs to */
+    struct outbox_entry *outbox; /* its entry in the outbox (position.h) */
+    const char *reason;          /* a fixed word */
     char name[EVENT_NAME_MAX + 1];
     char namespace[EVENT_NAME_MAX + 1];
     char *body;      /* the create body */

@@ -3,6 +3,10 @@
  * for the apiserver, the control socket and the watchers' pipes at once,
  * turns every change read into Events, and saves positions when due.
  *
+ * Write-ahead: an Event decided is held until its outbox entry is saved
+ * (position.h), and sent only then; at a start, what the outbox holds is
+ * sent again before anything else.
+ *
  * Backpressure: while queue_max changes wait for their Events, the pipes
  * are not read, so the watchers block on a full pipe instead of anything
  * being dropped.
@@ -67,6 +71,8 @@ struct emitter {
     int control_fd;
     struct election *election; /* NULL: no leader election */
     bool leading;              /* may read and write: elected, or no election */
+    /* Decided, in order, each waiting for its outbox entry to be saved. */
+    struct writer_request *held_head, *held_tail;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -89,10 +95,16 @@ mono_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static int resend(struct outbox_entry *entry, const struct outbox_event *ev,
+                  void *ctx);
+
 /* The position of key, opened on first use; NULL if it cannot be. */
 static struct position *
 position_for(struct emitter *e, const char *key)
 {
+    struct position *position;
+    void *ctx[2] = {e};
+
     for (size_t i = 0; i < e->n_positions; i++)
         if (strcmp(position_key(e->positions[i]), key) == 0)
             return e->positions[i];
@@ -103,7 +115,17 @@ position_for(struct emitter *e, const char *key)
     }
     if (position_open(e->opt->state_dir, key, &e->positions[e->n_positions]))
         return NULL;
-    return e->positions[e->n_positions++];
+    position = e->positions[e->n_positions++];
+    if (position_outbox_size(position) > 0)
+        log_info(1,
+                 "sending again the %zu Events of %s that may not be "
+                 "written",
+                 position_outbox_size(position), key);
+    ctx[1] = position;
+    if (position_outbox_restored(position, resend, ctx) < 0)
+        log_fatal(EXIT_FAILURE, "out of memory sending again the Events of %s",
+                  key);
+    return position;
 }
 
 /* Updates the queue depth gauge. */
@@ -139,14 +161,15 @@ on_done(struct writer_request *r, enum writer_outcome outcome, void *ctx)
         metrics_add("event_controller_events_dropped_total", labels, 1);
         break;
     case WRITER_ABANDONED:
-        /* Not done: the watermark stays before it, and a restart replays. */
+        /* Not done: it stays in the outbox, and a restart sends it again. */
         writer_request_free(r);
         return;
     }
-    writer_request_free(r);
-
     /* position_event_done may free pending: keep its position. */
     position = pending->position;
+    position_outbox_done(position, r->outbox);
+    writer_request_free(r);
+
     before = position_waiting(position);
     position_event_done(pending);
     depth_changed(e, (long)position_waiting(position) - (long)before);
@@ -181,7 +204,101 @@ request_new(struct emitter *e, struct pending *pending,
     return r;
 }
 
-/* Decides and submits one Event of pending, unless the spam limit holds. */
+/* Holds r until its outbox entry is saved. */
+static void
+hold(struct emitter *e, struct writer_request *r)
+{
+    r->next = NULL;
+    if (e->held_tail)
+        e->held_tail->next = r;
+    else
+        e->held_head = r;
+    e->held_tail = r;
+}
+
+/* Submits r to the writer; out of memory there, nothing can go on. */
+static void
+submit(struct emitter *e, struct writer_request *r)
+{
+    if (writer_submit(e->writer, r) < 0)
+        log_fatal(EXIT_FAILURE, "out of memory submitting %s of %s/%s",
+                  r->reason, r->namespace, r->name);
+}
+
+/*
+ * Saves the positions whose outbox entries wait, then submits, in order,
+ * the held requests whose entries are saved.
+ */
+static void
+flush_held(struct emitter *e)
+{
+    struct writer_request *r, *next, *kept = NULL, *kept_tail = NULL;
+
+    if (!e->held_head)
+        return;
+    for (size_t i = 0; i < e->n_positions; i++)
+        if (position_unsaved(e->positions[i]))
+            position_save(e->positions[i], true);
+    for (r = e->held_head; r; r = next) {
+        next = r->next;
+        if (!position_unsaved(r->pending->position)) {
+            submit(e, r);
+            continue;
+        }
+        r->next = NULL;
+        if (kept_tail)
+            kept_tail->next = r;
+        else
+            kept = r;
+        kept_tail = r;
+    }
+    e->held_head = kept;
+    e->held_tail = kept_tail;
+}
+
+/*
+ * Sends again an Event found in the outbox at the start, as the one Event
+ * of a change of its own: it is saved already.
+ */
+static int
+resend(struct outbox_entry *entry, const struct outbox_event *ev, void *ctx)
+{
+    struct emitter *e = ((void **)ctx)[0];
+    struct position *position = ((void **)ctx)[1];
+    struct change change = {.type = CHANGE_PROGRESS, .resource = ev->resource};
+    struct writer_request *r = calloc(1, sizeof(*r));
+    struct pending *pending;
+
+    change.api_version = change.kind = change.resource_version = "";
+    change.manager = "";
+    change.old = change.new =
+        (struct object_fields){"", "", "", "", 0, "", "", "", ""};
+    change.new.uid = ev->uid;
+    pending = r ? position_push(position, &change) : NULL;
+    if (!pending) {
+        free(r);
+        return -ENOMEM;
+    }
+    r->pending = pending;
+    r->outbox = entry;
+    r->reason = event_reason_word(ev->reason);
+    snprintf(r->name, sizeof(r->name), "%s", ev->name);
+    snprintf(r->namespace, sizeof(r->namespace), "%s", ev->namespace);
+    r->body = strdup(ev->body);
+    r->patch = ev->patch[0] ? strdup(ev->patch) : NULL;
+    r->aggregated = ev->patch[0] != '\0';
+    if (!r->body || (ev->patch[0] && !r->patch)) {
+        writer_request_free(r);
+        return -ENOMEM;
+    }
+    pending->outstanding = 1;
+    submit(e, r);
+    depth_changed(e, 1);
+    position_seal(pending);
+    return 0;
+}
+
+/* Decides and holds one Event of pending, unless the spam limit holds. */
 static int
 submit_event(struct emitter *e, struct pending *pending,
              const struct event *event)
@@ -209,10 +326,16 @@ submit_event(struct emitter *e, struct pending *pending,
     r = request_new(e, pending, event, d);
     if (!r)
         return -ENOMEM;
-    if (writer_submit(e->writer, r) < 0) {
+    r->outbox = position_outbox_add(
+        pending->position,
+        &(struct outbox_event){pending->change.resource, o->uid, r->reason,
+                               r->namespace, r->name, r->body,
+                               r->patch ? r->patch : ""});
+    if (!r->outbox) {
         writer_request_free(r);
         return -ENOMEM;
     }
+    hold(e, r);
     pending->n_decisions++;
     pending->outstanding++;
     return 0;
@@ -522,6 +645,7 @@ run_loop(struct emitter *e)
         if (writer_poll(e->writer, fds, n, TICK_MS) < 0)
             return EXIT_FAILURE;
         handle_ready(e, fds, n);
+        flush_held(e);
         release_inputs(e);
         save_positions(e, false);
         if (!elect(e))
@@ -539,6 +663,7 @@ drain(struct emitter *e)
 
     for (size_t i = 0; i < e->n_inputs; i++)
         input_close(&e->inputs[i]);
+    flush_held(e);
     log_info(1, "stopping: writing %zu queued Events", writer_depth(e->writer));
     while (writer_depth(e->writer) > 0 && mono_s() < deadline) {
         if (writer_poll(e->writer, NULL, 0, TICK_MS) < 0)
@@ -546,8 +671,8 @@ drain(struct emitter *e)
         save_positions(e, false);
     }
     if (writer_depth(e->writer) > 0)
-        log_warn("drain timeout: %zu Events not written, they are replayed "
-                 "at the next start",
+        log_warn("drain timeout: %zu Events not written, they stay in the "
+                 "outbox and are sent again at the next start",
                  writer_depth(e->writer));
 }
 

@@ -285,6 +285,19 @@ decide_update(const struct change *change, struct event *out)
     return count;
 }
 
+/* The fixed word of reason; see event.h. */
+const char *
+event_reason_word(const char *reason)
+{
+    static const char *const words[] = {"Created", "Updated", "StatusChanged",
+                                        "Deleting", "Deleted"};
+
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(reason, words[i]) == 0)
+            return words[i];
+    return "Unknown";
+}
+
 /* Decides the Events of a change; see event.h. */
 int
 event_decide(const struct change *change, struct event *out)

@@ -1,7 +1,14 @@
 /*
  * The watermark of one watcher's changes and the state saved with it
  * (position.h): a FIFO of pending changes, the delta of the objects they
- * change, saved in order, and the aggregation table committed alongside.
+ * change, saved in order, the aggregation table committed alongside, and
+ * the outbox.
+ *
+ * The outbox travels in the journal as the caller's entries, beside the
+ * lines of the aggregation table: "+SEQ" and the Event's fields separated
+ * by tabs when an Event is decided, "-SEQ" once it is written.  A new
+ * snapshot carries the entries still open in its own file, so that no
+ * crash between two files can lose one.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -17,6 +24,16 @@
 #include "log.h"
 #include "position.h"
 #include "store.h"
+
+/* The fields of an outbox entry's line after "+SEQ". */
+#define OUTBOX_FIELDS 7
+
+struct outbox_entry {
+    struct outbox_entry *prev, *next;
+    uint64_t seq;
+    bool restored; /* found by position_open */
+    char line[];   /* "+SEQ\tresource\tuid\t...", as saved */
+};
 
 struct position {
     char *key;
@@ -36,6 +53,10 @@ struct position {
     long save_gap_ms;         /* from saved_at to the next save */
     bool counted;             /* in open_positions */
     unsigned long saves;
+    struct outbox_entry *outbox_head, *outbox_tail;
+    size_t outbox_size;
+    uint64_t next_seq;
+    bool unsaved; /* outbox entries added since the last save */
 };
 
 /* How many positions are open: they share the time for saving. */
@@ -48,11 +69,108 @@ elapsed_ms(const struct timespec *a, const struct timespec *b)
     return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
 }
 
-/* Hands a line of the aggregation table from the journal to the table. */
+/* Links a new outbox entry of line at the end of the outbox. */
+static struct outbox_entry *
+outbox_link(struct position *p, uint64_t seq, const char *line)
+{
+    size_t len = strlen(line);
+    struct outbox_entry *entry = malloc(sizeof(*entry) + len + 1);
+
+    if (!entry)
+        return NULL;
+    entry->seq = seq;
+    entry->restored = false;
+    memcpy(entry->line, line, len + 1);
+    entry->next = NULL;
+    entry->prev = p->outbox_tail;
+    if (p->outbox_tail)
+        p->outbox_tail->next = entry;
+    else
+        p->outbox_head = entry;
+    p->outbox_tail = entry;
+    p->outbox_size++;
+    if (seq >= p->next_seq)
+        p->next_seq = seq + 1;
+    return entry;
+}
+
+/* Takes entry out of the outbox and frees it. */
+static void
+outbox_unlink(struct position *p, struct outbox_entry *entry)
+{
+    if (entry->prev)
+        entry->prev->next = entry->next;
+    else
+        p->outbox_head = entry->next;
+    if (entry->next)
+        entry->next->prev = entry->prev;
+    else
+        p->outbox_tail = entry->prev;
+    p->outbox_size--;
+    free(entry);
+}
+
+/*
+ * Reads the SEQ of a "+SEQ" or "-SEQ" line; returns the text after it, or
+ * NULL if there is no SEQ.
+ */
+static const char *
+outbox_seq(const char *line, uint64_t *seq)
+{
+    char *end;
+
+    if (line[1] < '0' || line[1] > '9')
+        return NULL;
+    errno = 0;
+    *seq = strtoull(line + 1, &end, 10);
+    return errno ? NULL : end;
+}
+
+/* Restores a "+SEQ" or "-SEQ" line of the outbox; -EINVAL if damaged. */
+static int
+outbox_restore(struct position *p, const char *line)
+{
+    struct outbox_entry *entry;
+    uint64_t seq;
+    const char *rest = outbox_seq(line, &seq);
+    int tabs = 0;
+
+    if (!rest)
+        return -EINVAL;
+    if (line[0] == '-') {
+        if (*rest)
+            return -EINVAL;
+        /* Done marks come mostly in the order of the entries. */
+        for (entry = p->outbox_head; entry; entry = entry->next)
+            if (entry->seq == seq) {
+                outbox_unlink(p, entry);
+                break;
+            }
+        return 0;
+    }
+    for (const char *c = rest; *c; c++)
+        tabs += *c == '\t';
+    if (*rest != '\t' || tabs != OUTBOX_FIELDS)
+        return -EINVAL;
+    entry = outbox_link(p, seq, line);
+    if (!entry)
+        return -ENOMEM;
+    entry->restored = true;
+    return 0;
+}
+
+/*
+ * Hands a line saved by the caller to the outbox or to the aggregation
+ * table.  The table's lines begin with a hex digit, never "+" or "-".
+ */
 static int
 restore_line(const char *text, void *ctx)
 {
-    return aggregate_restore(ctx, text);
+    struct position *p = ctx;
+
+    if (text[0] == '+' || text[0] == '-')
+        return outbox_restore(p, text);
+    return aggregate_restore(p->aggregate, text);
 }
 
 /* Opens the position of key; see position.h. */
@@ -75,6 +193,7 @@ position_open(const char *state_dir, const char *key, struct position **out)
              state_dir, key);
 
     p->journal_fd = -1;
+    p->next_seq = 1;
     store = store_new();
     if (!store) {
         r = -ENOMEM;
@@ -88,7 +207,7 @@ position_open(const char *state_dir, const char *key, struct position **out)
                  p->aggregate_path, strerror(-r));
     /* Only the watermark and the table are kept: the objects stay saved. */
     r = store_load_extra(p->state_path, store, &p->watermark,
-                         &(struct store_extra){restore_line, p->aggregate}, err,
+                         &(struct store_extra){restore_line, p}, err,
                          sizeof(err));
     store_free(store);
     p->had_state = r == 0;
@@ -123,6 +242,8 @@ position_free(struct position *p)
         free(p->head);
         p->head = next;
     }
+    while (p->outbox_head)
+        outbox_unlink(p, p->outbox_head);
     if (p->journal_fd >= 0)
         close(p->journal_fd);
     store_delta_free(&p->delta);
@@ -249,7 +370,7 @@ note_change(struct position *p, const struct change *change)
     return 0;
 }
 
-/* Applies a change that reached the watermark to the saved state. */
+/* Notes a change whose Events are decided in the state the next save writes. */
 static void
 commit(struct position *p, struct pending *pending)
 {
@@ -285,7 +406,7 @@ commit(struct position *p, struct pending *pending)
         position_save(p, true);
 }
 
-/* Moves the watermark over every finished change at the head. */
+/* Frees every finished change at the head of the FIFO. */
 static void
 advance(struct position *p)
 {
@@ -296,16 +417,16 @@ advance(struct position *p)
         if (!p->head)
             p->tail = NULL;
         p->waiting--;
-        commit(p, done);
         free(done->strings);
         free(done);
     }
 }
 
-/* Every Event of pending is submitted; see position.h. */
+/* Every Event of pending is decided; see position.h. */
 void
 position_seal(struct pending *pending)
 {
+    commit(pending->position, pending);
     pending->sealed = true;
     advance(pending->position);
 }
@@ -318,6 +439,120 @@ position_event_done(struct pending *pending)
     advance(pending->position);
 }
 
+/* Adds an Event to the outbox; see position.h. */
+struct outbox_entry *
+position_outbox_add(struct position *p, const struct outbox_event *event)
+{
+    const char *fields[OUTBOX_FIELDS] = {
+        event->resource, event->uid,  event->reason, event->namespace,
+        event->name,     event->body, event->patch,
+    };
+    struct outbox_entry *entry = NULL;
+    char *line = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&line, &size);
+
+    if (!f)
+        return NULL;
+    fprintf(f, "+%llu", (unsigned long long)p->next_seq);
+    for (int i = 0; i < OUTBOX_FIELDS; i++) {
+        if (strchr(fields[i], '\t'))
+            goto out;
+        fprintf(f, "\t%s", fields[i]);
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        goto out;
+    }
+    f = NULL;
+    if (store_delta_extra(&p->delta, line) < 0)
+        goto out;
+    entry = outbox_link(p, p->next_seq, line);
+    /* Unlinked, the entry saved is sent again at the next start: harmless. */
+    if (entry) {
+        p->unsaved = true;
+        p->dirty = true;
+    }
+out:
+    if (f)
+        fclose(f);
+    free(line);
+    return entry;
+}
+
+/* The Event of entry is written or refused; see position.h. */
+void
+position_outbox_done(struct position *p, struct outbox_entry *entry)
+{
+    char line[32];
+
+    snprintf(line, sizeof(line), "-%llu", (unsigned long long)entry->seq);
+    /* Without the mark, a restart sends it again, to be refused: harmless. */
+    if (store_delta_extra(&p->delta, line) == 0)
+        p->dirty = true;
+    outbox_unlink(p, entry);
+}
+
+bool
+position_unsaved(const struct position *p)
+{
+    return p->unsaved;
+}
+
+size_t
+position_outbox_size(const struct position *p)
+{
+    return p->outbox_size;
+}
+
+/* Splits a copy of an entry's line into the fields of event. */
+static void
+outbox_fields(char *copy, struct outbox_event *event)
+{
+    const char **fields[OUTBOX_FIELDS] = {
+        &event->resource, &event->uid,  &event->reason, &event->namespace,
+        &event->name,     &event->body, &event->patch,
+    };
+    char *at = strchr(copy, '\t');
+
+    /* outbox_restore let in only lines of exactly these tabs. */
+    for (int i = 0; i < OUTBOX_FIELDS; i++) {
+        *at++ = '\0';
+        *fields[i] = at;
+        at = strchr(at, '\t');
+        if (!at)
+            break;
+    }
+}
+
+/* Hands each entry found at the start to cb; see position.h. */
+int
+position_outbox_restored(struct position *p,
+                         int (*cb)(struct outbox_entry *entry,
+                                   const struct outbox_event *event, void *ctx),
+                         void *ctx)
+{
+    struct outbox_entry *entry, *next;
+    struct outbox_event event;
+    int r = 0;
+
+    for (entry = p->outbox_head; entry && r == 0; entry = next) {
+        char *copy;
+
+        next = entry->next;
+        if (!entry->restored)
+            continue;
+        entry->restored = false;
+        copy = strdup(entry->line);
+        if (!copy)
+            return -ENOMEM;
+        outbox_fields(copy, &event);
+        r = cb(entry, &event, ctx);
+        free(copy);
+    }
+    return r;
+}
+
 /* The size of the file at path, 0 if there is none. */
 static off_t
 file_size(const char *path)
@@ -325,6 +560,17 @@ file_size(const char *path)
     struct stat st;
 
     return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The entries of the outbox, as the tail of a snapshot. */
+static int
+outbox_tail(struct position *p, struct store_delta *tail)
+{
+    int r = 0;
+
+    for (struct outbox_entry *e = p->outbox_head; e && r == 0; e = e->next)
+        r = store_delta_extra(tail, e->line);
+    return r;
 }
 
 /*
@@ -343,6 +589,7 @@ write_snapshot(struct position *p)
 {
     uint64_t id = store_new_id();
     struct store *store = store_new();
+    struct store_delta tail = {0};
     char err[256], *saved = NULL;
     int r;
 
@@ -363,8 +610,12 @@ write_snapshot(struct position *p)
                   p->state_path, err);
     if (r == 0 && (r = store_apply_delta(store, &p->delta)) < 0)
         log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
-    if (r == 0 && (r = store_save(store, p->state_path, p->watermark, id)) < 0)
+    if (r == 0 && (r = outbox_tail(p, &tail)) < 0)
         log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+    if (r == 0 &&
+        (r = store_save(store, p->state_path, p->watermark, id, &tail)) < 0)
+        log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
+    store_delta_free(&tail);
     store_free(store);
     if (r < 0)
         return r;
@@ -418,17 +669,23 @@ position_save(struct position *p, bool force)
     int r;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    /* Before the first list ends there is nothing to resume from. */
-    if (!p->watermark)
+    /*
+     * Before the first list ends there is nothing to resume from, and no
+     * Event: the first list only records what exists.
+     */
+    if (!p->watermark) {
+        p->unsaved = false;
         return 0;
-    if (!p->dirty ||
-        (!force && elapsed_ms(&p->saved_at, &now) < p->save_gap_ms))
+    }
+    if (!p->dirty || (!force && !p->unsaved &&
+                      elapsed_ms(&p->saved_at, &now) < p->save_gap_ms))
         return 0;
 
     if (!append_journal(p) && (r = write_snapshot(p)) < 0)
         return r;
     store_delta_reset(&p->delta);
     p->dirty = false;
+    p->unsaved = false;
     p->saved_at = now;
     clock_gettime(CLOCK_MONOTONIC, &done);
     p->save_gap_ms =

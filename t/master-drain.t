@@ -69,8 +69,8 @@ stop
 is "$status" 0 "a short deadline stops it with status 0 too"
 like "$took" '^[0-5]$' "soon ($took s)"
 like "$(created b)" '^([0-9]|1[01])$' "with Events still unwritten"
-check "which the log says will be replayed" log_has \
-    'drain timeout: [0-9]+ Events not written, they are replayed'
+check "which the log says will be sent again" log_has \
+    'drain timeout: [0-9]+ Events not written, they stay in the outbox'
 
 run 30
 all_b() { [ "$(created b)" -ge 12 ]; }

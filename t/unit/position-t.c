@@ -1,8 +1,9 @@
 /*
- * The watermark of one watcher's changes: it moves only over a run of
- * finished changes at the head of the FIFO, whatever order their Events
- * finish in, and resourceVersions are taken in the order of arrival, never
- * compared as numbers.
+ * The position of one watcher's changes: the watermark moves as each
+ * change's Events are decided, in the order of arrival, never comparing
+ * resourceVersions as numbers; the FIFO empties only over a run of
+ * finished changes, whatever order their Events finish in; and the
+ * outbox keeps every Event decided and not yet written across a restart.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -71,6 +72,17 @@ saved_count(const char *key)
     return n;
 }
 
+/* The size of DIR/NAME, -1 if there is none. */
+static long
+size_of(const char *name)
+{
+    char path[512];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
 /* Pushes a change with one outstanding Event and seals it. */
 static struct pending *
 push_one(struct position *p, const char *uid, const char *rv)
@@ -83,7 +95,10 @@ push_one(struct position *p, const char *uid, const char *rv)
     return pending;
 }
 
-/* Events finishing out of order move the watermark in arrival order. */
+/*
+ * The watermark is the last change decided, in arrival order; Events
+ * finishing out of order empty the FIFO in arrival order.
+ */
 static void
 test_out_of_order(void)
 {
@@ -95,23 +110,19 @@ test_out_of_order(void)
 
     first = push_one(p, "u-1", "100");
     second = push_one(p, "u-2", "99");
+    position_save(p, true);
+    is_str(saved_watermark("k1"), "99",
+           "the watermark is the second's, although 99 < 100 as numbers");
     third = push_one(p, "u-3", "a7");
     is_int(position_waiting(p), 3, "three changes wait");
 
     position_event_done(second);
-    position_save(p, true);
-    is_int(position_waiting(p), 3, "the second finishing first moves nothing");
-    is_str(saved_watermark("k1"), "", "and nothing is saved");
-
+    is_int(position_waiting(p), 3, "the second finishing first frees nothing");
     position_event_done(first);
-    position_save(p, true);
-    is_int(position_waiting(p), 1, "the first finishing releases both");
-    is_str(saved_watermark("k1"), "99",
-           "the watermark is the second's, although 99 < 100 as numbers");
-
+    is_int(position_waiting(p), 1, "the first finishing frees both");
     position_event_done(third);
-    position_save(p, true);
     is_int(position_waiting(p), 0, "the third finishing empties the FIFO");
+    position_save(p, true);
     is_str(saved_watermark("k1"), "a7", "an opaque resourceVersion is saved");
     position_free(p);
 
@@ -140,15 +151,108 @@ test_no_event(void)
     position_free(p);
 }
 
-/* The size of DIR/NAME, -1 if there is none. */
-static long
-size_of(const char *name)
+/* An outbox Event of reason for object uid. */
+static struct outbox_event
+outbox_event(const char *uid, const char *reason)
 {
-    char path[512];
-    struct stat st;
+    static char name[64];
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+    snprintf(name, sizeof(name), "%s.%s", uid, reason);
+    return (struct outbox_event){
+        .resource = "notebooks.v1beta1.tensorstack.dev",
+        .uid = uid,
+        .reason = reason,
+        .namespace = "ns",
+        .name = name,
+        .body = "{\"note\":\"a\\ttab, escaped as JSON does\"}",
+        .patch = "",
+    };
+}
+
+/* The patch of the last entry collect saw. */
+static char restored_patch[256];
+
+/* Collects the names of the entries found at the start, space-separated. */
+static int
+collect(struct outbox_entry *entry, const struct outbox_event *event, void *ctx)
+{
+    char *names = ctx;
+
+    (void)entry;
+    snprintf(restored_patch, sizeof(restored_patch), "%s", event->patch);
+    if (strcmp(event->reason, "Created") != 0 || event->body[0] != '{' ||
+        strcmp(event->namespace, "ns") != 0)
+        return -1;
+    strcat(names, names[0] ? " " : "");
+    strcat(names, event->name);
+    return 0;
+}
+
+/* The names of the Events the outbox of key holds when it opens. */
+static const char *
+restored(const char *key)
+{
+    static char names[4096];
+    struct position *p;
+
+    names[0] = '\0';
+    if (position_open(dir, key, &p) < 0)
+        return "(does not open)";
+    if (position_outbox_restored(p, collect, names) < 0)
+        snprintf(names, sizeof(names), "(an entry came back damaged)");
+    position_free(p);
+    return names;
+}
+
+/*
+ * Events decided wait for a save; what a restart finds in the outbox is
+ * every Event saved and not marked written, in order, across snapshots.
+ */
+static void
+test_outbox(void)
+{
+    struct outbox_event e1 = outbox_event("u-1", "Created");
+    struct outbox_entry *first, *second;
+    struct position *p;
+    char uid[32], rv[32];
+
+    ok(position_open(dir, "k4", &p) == 0, "a fourth position opens");
+    push_one(p, "u-0", "1");
+    position_save(p, true);
+    first = position_outbox_add(p, &e1);
+    ok(first && position_unsaved(p), "an Event added waits for a save");
+    second = position_outbox_add(
+        p, &(struct outbox_event){"r", "u-2", "Created", "ns", "u-2.C", "{}",
+                                  "{\"series\":{\"count\":2}}"});
+    ok(!position_outbox_add(p, &(struct outbox_event){"r", "u\t3", "Created",
+                                                      "ns", "n", "{}", ""}),
+       "an Event whose field holds a tab is refused");
+    is_str(restored("k4"), "", "before the save, a restart finds none");
+    position_save(p, false);
+    ok(!position_unsaved(p), "a save is due at once, not forced");
+    is_str(restored("k4"), "u-1.Created u-2.C",
+           "after it, a restart finds both, in order");
+    is_str(restored_patch, "{\"series\":{\"count\":2}}",
+           "with the repeat's patch");
+
+    position_outbox_done(p, first);
+    position_save(p, true);
+    is_str(restored("k4"), "u-2.C", "an Event written is not found again");
+    is_int(position_outbox_size(p), 1, "one entry is left");
+
+    for (int i = 0; i < 20000 && size_of("k4.state.journal") > 16; i++) {
+        snprintf(uid, sizeof(uid), "u-%d", i + 10);
+        snprintf(rv, sizeof(rv), "%d", i + 10);
+        position_event_done(push_one(p, uid, rv));
+        position_save(p, true);
+    }
+    is_int(size_of("k4.state.journal"), 16, "the journal starts anew");
+    is_str(restored("k4"), "u-2.C",
+           "and the snapshot carries the entry still open");
+    position_outbox_done(p, second);
+    position_save(p, true);
+    is_str(restored("k4"), "", "until it is written");
+    position_free(p);
 }
 
 /*
@@ -171,10 +275,16 @@ test_journal(void)
     bool compacted = false;
 
     ok(position_open(dir, "k3", &p) == 0, "a third position opens");
-    pending = push_one(p, "u-0", "1");
+    {
+        struct change c = change_at("u-0", "1");
+
+        pending = position_push(p, &c);
+    }
+    pending->outstanding = 1;
     aggregate_decide(position_aggregate(p), "u-0", &e, "nb.first", time(NULL),
                      &pending->decisions[0]);
     pending->n_decisions = 1;
+    position_seal(pending);
     position_event_done(pending);
     position_save(p, true);
     snapshot = size_of("k3.state");
@@ -228,6 +338,7 @@ main(void)
     test_out_of_order();
     test_no_event();
     test_journal();
+    test_outbox();
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
         printf("# cannot remove %s\n", dir);
