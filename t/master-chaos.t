@@ -11,8 +11,7 @@
 #   EC_CHAOS_CHANGES   how many changes (2000)
 #   EC_CHAOS_SECONDS   how long they should take (40): sets their rate
 #   EC_WORKLOAD_SEED   replays the changes of one run
-#   EC_CHAOS_KILL_EMITTER=no, EC_CHAOS_KILL_EMITTER_ANYTIME=yes
-#                      when the emitter dies: see below
+#   EC_CHAOS_KILL_EMITTER=no  kills only watchers
 #
 # "make chaos" runs the long form, 10,000 changes in 60 s.
 : "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
@@ -51,25 +50,10 @@ kill_child() {
     [ -z "$pid" ] || kill -9 "$pid"
 }
 
-# A killed emitter replays from its saved position, which may lag the
-# Events written.  Should a compaction's gap then make the relist restate
-# two status changes of one object as one, that Event sums up two written
-# already (event.h).  So by default the emitter is killed, but not until
-# 6 s after a compaction and 2 s after a restart, nor is either begun
-# within 5 s of an emitter kill; EC_CHAOS_KILL_EMITTER_ANYTIME=yes kills
-# it near them too, as "make chaos" does, and EC_CHAOS_KILL_EMITTER=no
-# kills only watchers.  t/master-kills.t kills the emitter with no gap in
-# the history.
-anytime=${EC_CHAOS_KILL_EMITTER_ANYTIME:-no}
+# The emitter is killed too, at any moment, compactions and restarts
+# included: what it decided is in its outbox, and no change is decided
+# twice.  EC_CHAOS_KILL_EMITTER=no kills only watchers.
 kill_emitter=${EC_CHAOS_KILL_EMITTER:-yes}
-# Under valgrind a watcher takes longer to start than the 2 s between
-# kills, so one may stay down until a compaction whatever the spacing:
-# a killed emitter's replay then meets the same collapsed gap.  There
-# only watchers are killed, unless EC_CHAOS_KILL_EMITTER says otherwise.
-if [ -n "${EC_VALGRIND_LOGS:-}" ] && [ -z "${EC_CHAOS_KILL_EMITTER:-}" ]; then
-    kill_emitter=no
-fi
-[ "$anytime" = no ] || kill_emitter=yes
 
 # The master exits when the emitter crashes five times within two
 # minutes, as it should: so the emitter is killed at most three times in
@@ -78,26 +62,22 @@ emitter_kills_max=3
 emitter_kill_times=
 
 # emitter_may_die NOW: fewer than emitter_kills_max kills in the last
-# 120 s, and no disruption near.
+# 120 s.
 emitter_may_die() {
     [ "$kill_emitter" != no ] || return 1
     recent=0
     for t in $emitter_kill_times; do
         [ $(($1 - t)) -ge 120 ] || recent=$((recent + 1))
     done
-    [ "$recent" -lt "$emitter_kills_max" ] || return 1
-    [ "$anytime" = no ] || return 0
-    [ -z "$restart_pid" ] && [ $(($1 - restarted_at)) -ge 2 ] &&
-        [ $(($1 - compacted_at)) -ge 6 ]
+    [ "$recent" -lt "$emitter_kills_max" ]
 }
 
-# disruption_due NOW: the next disruption is due, at each fifth of the
-# changes made, and no emitter was killed in the last 5 s.
+# disruption_due: the next disruption is due, at each fifth of the
+# changes made.
 disruption_due() {
     [ "$disrupted" -lt 4 ] || return 1
     made=$(wc -l <"$record")
-    [ "$made" -ge $((changes * (disrupted + 1) / 5)) ] || return 1
-    [ "$anytime" != no ] || [ $(($1 - emitter_killed_at)) -ge 5 ]
+    [ "$made" -ge $((changes * (disrupted + 1) / 5)) ]
 }
 
 # restart_reap: notes the end of a restart running in the background.
@@ -106,7 +86,6 @@ restart_reap() {
         return 0
     wait "$restart_pid" || echo "restart failed" >>"$test_tmp/kube.out"
     restart_pid=
-    restarted_at=$(date +%s)
 }
 
 # disrupt N: the Nth disruption.  Compaction follows a watcher's kill, so
@@ -121,7 +100,6 @@ disrupt() {
         if "$KUBE" compact "$cluster_dir" >>"$test_tmp/kube.out" 2>&1; then
             compactions=$((compactions + 1))
         fi
-        compacted_at=$(date +%s)
         ;;
     2 | 4)
         [ -z "$restart_pid" ] || wait "$restart_pid" ||
@@ -161,14 +139,12 @@ emitter_killed_at=$start
 compactions=0
 restarts=0
 restart_pid=
-restarted_at=0
-compacted_at=0
 disrupted=0
 while kill -0 "$workload_pid" 2>/dev/null; do
     sleep 2
     restart_reap
     now=$(date +%s)
-    if disruption_due "$now"; then
+    if disruption_due; then
         disrupted=$((disrupted + 1))
         disrupt "$disrupted"
     else
