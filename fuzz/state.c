@@ -1,7 +1,9 @@
 /*
  * libFuzzer target for the state files: a store's snapshot and its
  * journal, as the emitter wrote them or as a new leader restores them
- * from a ConfigMap, with the aggregation table's lines in the journal.
+ * from a ConfigMap, with the lines of the aggregation table and of the
+ * outbox in both; read by the store alone, and by position_open as the
+ * emitter reads them.
  *
  * The first byte of an input says whether to repair checksums; the next
  * two give the snapshot's length; the snapshot follows, and the journal
@@ -20,6 +22,7 @@
 #include <zlib.h>
 
 #include "aggregate.h"
+#include "position.h"
 #include "store.h"
 
 #define REPAIR_CHECKSUMS 0x80
@@ -72,10 +75,40 @@ write_file(const char *path, const unsigned char *p, size_t n)
     fclose(f);
 }
 
+/* The table's lines to the table; the outbox's are position_open's. */
 static int
 restore_line(const char *text, void *ctx)
 {
+    if (text[0] == '+' || text[0] == '-')
+        return 0;
     return aggregate_restore(ctx, text);
+}
+
+/* Every field of an outbox entry read back is a string. */
+static int
+check_entry(struct outbox_entry *entry, const struct outbox_event *e, void *ctx)
+{
+    size_t *n = ctx;
+
+    (void)entry;
+    *n += strlen(e->resource) + strlen(e->uid) + strlen(e->reason) +
+          strlen(e->namespace) + strlen(e->name) + strlen(e->body) +
+          strlen(e->patch);
+    return 0;
+}
+
+/* Opens the files as the emitter does, and sends the outbox nowhere. */
+static void
+open_position(void)
+{
+    struct position *p;
+    size_t n = 0;
+
+    if (position_open(dir, "k", &p) < 0)
+        return;
+    if (position_outbox_restored(p, check_entry, &n) != 0)
+        abort();
+    position_free(p);
 }
 
 /* Whether every object of a is in b with the same resourceVersion. */
@@ -132,6 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         store_foreach(store, same_object, again);
     }
+    open_position();
 out:
     free(rv);
     free(rv2);
