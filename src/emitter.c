@@ -825,6 +825,13 @@ emitter_run(const struct emitter_options *opt)
     }
 
 out:
+    /* Saved, they are in the outbox; unsaved, their change is replayed. */
+    while (e->held_head) {
+        struct writer_request *next = e->held_head->next;
+
+        writer_request_free(e->held_head);
+        e->held_head = next;
+    }
     writer_free(e->writer);
     for (size_t i = 0; i < e->n_inputs; i++) {
         input_close(&e->inputs[i]);
