@@ -50,6 +50,14 @@ int aggregate_decide(struct aggregate *table, const char *uid,
 int aggregate_commit(struct aggregate *table,
                      const struct aggregate_decision *d);
 
+/*
+ * Calls cb with each entry of the committed view still inside the window
+ * at now, as a line of a saved view, until cb returns nonzero; returns
+ * that, or 0.
+ */
+int aggregate_lines(struct aggregate *table, time_t now,
+                    int (*cb)(const char *line, void *ctx), void *ctx);
+
 /* Saves the committed view to path atomically.  Returns 0 or -errno. */
 int aggregate_save(struct aggregate *table, const char *path, time_t now);
 

@@ -31,7 +31,7 @@
 /*
  * A save appends what changed since the last one to the journal of the
  * snapshot, and costs what changed and an fdatasync.  Once the journal
- * outgrows the snapshot and aggregation table it extends (or
+ * outgrows the snapshot it extends (or
  * POSITION_JOURNAL_MIN), the save writes both anew instead, which costs
  * what is held.  A save that Events wait for happens at once.  The others
  * only note Events written and changes that make none, and a crash before
@@ -64,8 +64,9 @@ struct pending {
 };
 
 /*
- * Opens the position of key: loads DIR/KEY.state, the aggregation table
- * saved beside it, and their journal.  Returns 0 or a negative errno,
+ * Opens the position of key: loads DIR/KEY.state with the aggregation
+ * table and the outbox it carries, and its journal; first DIR/KEY.aggregate,
+ * where earlier versions kept the table.  Returns 0 or a negative errno,
  * logged here.
  */
 int position_open(const char *state_dir, const char *key,

@@ -207,19 +207,33 @@ aggregate_commit(struct aggregate *table, const struct aggregate_decision *d)
 /* One committed entry as a line of the saved table: key, count, when, name. */
 #define LINE_FORMAT "%016" PRIx64 " %" PRId64 " %lld %s\n"
 
-/* Writes the committed entries still inside the window to f. */
-static void
-write_entries(struct aggregate *table, FILE *f, time_t now)
+/* Hands each committed entry inside the window to cb; see aggregate.h. */
+int
+aggregate_lines(struct aggregate *table, time_t now,
+                int (*cb)(const char *line, void *ctx), void *ctx)
 {
-    for (size_t i = 0; i < BUCKETS; i++) {
-        for (struct entry *e = table->buckets[i]; e; e = e->next) {
+    char line[AGGREGATE_LINE_MAX];
+    int r = 0;
+
+    for (size_t i = 0; i < BUCKETS && r == 0; i++) {
+        for (struct entry *e = table->buckets[i]; e && r == 0; e = e->next) {
             const struct view *v = &e->committed;
 
-            if (v->count > 0 && now - v->when <= AGGREGATE_WINDOW_S)
-                fprintf(f, LINE_FORMAT, e->key, v->count, (long long)v->when,
-                        v->name);
+            if (v->count <= 0 || now - v->when > AGGREGATE_WINDOW_S)
+                continue;
+            snprintf(line, sizeof(line), LINE_FORMAT, e->key, v->count,
+                     (long long)v->when, v->name);
+            r = cb(line, ctx);
         }
     }
+    return r;
+}
+
+/* Writes a line of the saved table to a FILE. */
+static int
+put_line(const char *line, void *ctx)
+{
+    return fputs(line, ctx) < 0 ? -EIO : 0;
 }
 
 /* A decision as a line of the saved table; see aggregate.h. */
@@ -242,7 +256,7 @@ aggregate_save(struct aggregate *table, const char *path, time_t now)
     f = fopen(tmp, "we");
     if (!f)
         return -errno;
-    write_entries(table, f, now);
+    aggregate_lines(table, now, put_line, f);
     if (fflush(f) != 0 || fsync(fileno(f)) != 0)
         r = -errno;
     if (fclose(f) != 0 && r == 0)

@@ -562,11 +562,21 @@ file_size(const char *path)
     return stat(path, &st) == 0 ? st.st_size : 0;
 }
 
-/* The entries of the outbox, as the tail of a snapshot. */
+/* Adds a line of the aggregation table to a snapshot's tail. */
 static int
-outbox_tail(struct position *p, struct store_delta *tail)
+tail_line(const char *line, void *ctx)
 {
-    int r = 0;
+    return store_delta_extra(ctx, line);
+}
+
+/*
+ * What a snapshot carries besides the objects: the aggregation table and
+ * the outbox, so that one rename saves all three at once.
+ */
+static int
+snapshot_tail(struct position *p, struct store_delta *tail)
+{
+    int r = aggregate_lines(p->aggregate, time(NULL), tail_line, tail);
 
     for (struct outbox_entry *e = p->outbox_head; e && r == 0; e = e->next)
         r = store_delta_extra(tail, e->line);
@@ -575,14 +585,11 @@ outbox_tail(struct position *p, struct store_delta *tail)
 
 /*
  * Writes a snapshot of the objects, those saved and what changed since,
- * and of the aggregation table, and starts their journal.  The emitter
- * keeps no copy of the objects: they are read back from the files here,
- * which only it writes.  The objects first: after a crash between the two
- * files the counts are behind the objects, never ahead.  Ahead, the
- * changes replayed from the older objects would find their own decisions
- * committed and count once more: a series of 2 for one change.  Behind, a
- * later repeat of an Event decided in between is counted from the older
- * count, or written as an Event of its own.
+ * with the aggregation table and the outbox, and starts its journal.  The
+ * emitter keeps no copy of the objects: they are read back from the files
+ * here, which only it writes.  KEY.aggregate, where the table was kept
+ * before the snapshot carried it, is loaded first at an open and removed
+ * here: the snapshot's table replaces it.
  */
 static int
 write_snapshot(struct position *p)
@@ -610,7 +617,7 @@ write_snapshot(struct position *p)
                   p->state_path, err);
     if (r == 0 && (r = store_apply_delta(store, &p->delta)) < 0)
         log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
-    if (r == 0 && (r = outbox_tail(p, &tail)) < 0)
+    if (r == 0 && (r = snapshot_tail(p, &tail)) < 0)
         log_error("cannot save %s: %s, retrying", p->state_path, strerror(-r));
     if (r == 0 &&
         (r = store_save(store, p->state_path, p->watermark, id, &tail)) < 0)
@@ -619,10 +626,9 @@ write_snapshot(struct position *p)
     store_free(store);
     if (r < 0)
         return r;
-    r = aggregate_save(p->aggregate, p->aggregate_path, time(NULL));
-    if (r < 0)
-        log_warn("cannot save %s: %s, retrying", p->aggregate_path,
-                 strerror(-r));
+    if (unlink(p->aggregate_path) < 0 && errno != ENOENT)
+        log_warn("unlink() of %s failed: %s, ignoring it", p->aggregate_path,
+                 strerror(errno));
     r = store_journal_start(p->state_path, id);
     if (r < 0) {
         log_warn("cannot start the journal of %s: %s, saving snapshots only",
@@ -631,7 +637,7 @@ write_snapshot(struct position *p)
     }
     p->journal_fd = r;
     p->journal_bytes = 0;
-    p->snapshot_bytes = file_size(p->state_path) + file_size(p->aggregate_path);
+    p->snapshot_bytes = file_size(p->state_path);
     return 0;
 }
 

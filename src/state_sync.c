@@ -32,8 +32,9 @@
 
 /*
  * The files of a key, as members of binaryData, in the order they are
- * read for an upload and written by a restore: the aggregation table
- * before the snapshot, so that the counts are never ahead of the store
+ * read for an upload and written by a restore: the aggregation table of
+ * earlier versions, which kept it in a file of its own, before the
+ * snapshot, so that the counts are never ahead of the store
  * (position.c), and the journal last, which extends only the snapshot it
  * names (store_file.c).  Only the snapshot must exist.
  */

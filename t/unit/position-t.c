@@ -324,6 +324,14 @@ test_journal(void)
            "the objects saved before and every one since");
     position_free(p);
     is_str(saved_watermark("k3"), rv, "which loads at the last watermark");
+
+    ok(position_open(dir, "k3", &p) == 0, "the position opens once more");
+    aggregate_decide(position_aggregate(p), "u-0", &e, "nb.third", time(NULL),
+                     &d);
+    is_int(d.count, 2, "with the aggregation table the snapshot carries");
+    is_str(d.name, "nb.first", "its names too");
+    is_int(size_of("k3.aggregate"), -1, "and no table in a file of its own");
+    position_free(p);
 }
 
 int
