@@ -16,32 +16,12 @@
 
 #include "object.h"
 #include "store.h"
+#include "heap.h"
 #include "tap.h"
-
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define HEAP_FROM_ASAN 1
-size_t __sanitizer_get_current_allocated_bytes(void);
-#else
-#include <malloc.h>
-#endif
 
 #define MANY 10000
 
 static char tmpdir[] = "/tmp/store-t.XXXXXX";
-
-/* Bytes in use on the heap now. */
-static size_t
-heap_in_use(void)
-{
-#ifdef HEAP_FROM_ASAN
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    return mallinfo2().uordblks;
-#endif
-}
 
 /* The strings of a made-up object i, like a Notebook of a busy project. */
 struct sample {

@@ -11,17 +11,8 @@
 #include <json-c/json.h>
 
 #include "stream.h"
+#include "heap.h"
 #include "tap.h"
-
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define HEAP_FROM_ASAN 1
-size_t __sanitizer_get_current_allocated_bytes(void);
-#else
-#include <malloc.h>
-#endif
 
 #define MAX_EVENTS 64
 
@@ -424,19 +415,6 @@ test_error_is_sticky(void)
     watch_stream_free(stream);
 }
 
-/* Bytes the heap holds now. */
-static size_t
-heap_in_use(void)
-{
-#ifdef HEAP_FROM_ASAN
-    return __sanitizer_get_current_allocated_bytes();
-#else
-    struct mallinfo2 info = mallinfo2();
-
-    return info.uordblks + info.hblkhd;
-#endif
-}
-
 /*
  * Feeds {"a":"xxx... in 16 KiB chunks, as libcurl would, until the decoder
  * refuses it; returns feed's result and how many bytes it took.
@@ -470,7 +448,9 @@ test_event_over_cap(void)
         printf("#   expected at most %zu bytes fed, got %zu\n", cap + 16384,
                fed);
     /* json-c's buffer doubles as it grows: twice the cap, plus change. */
-    if (!ok(grown <= 2 * cap + 65536, "memory stays near the cap"))
+    if (!heap_measurable())
+        skip("memory stays near the cap", "the heap cannot be measured here");
+    else if (!ok(grown <= 2 * cap + 65536, "memory stays near the cap"))
         printf("#   expected at most %zu bytes of heap, got %zu\n",
                2 * cap + 65536, grown);
     is_int(watch_stream_feed(stream, "{}", 2, collect, NULL), -EMSGSIZE,
