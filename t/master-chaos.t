@@ -151,13 +151,7 @@ while kill -0 "$workload_pid" 2>/dev/null; do
         kill_one "$now"
     fi
 done
-if wait "$workload_pid"; then
-    pass "the workload makes $changes changes: $(tail -1 \
-        "$test_tmp/workload.out")"
-else
-    fail "the workload makes $changes changes" \
-        "$(cat "$test_tmp/workload.out")"
-fi
+workload_done
 echo "# workload $(head -1 "$test_tmp/workload.out"), $watcher_kills" \
     "watcher kills, $emitter_kills emitter kills"
 [ -z "$restart_pid" ] || wait "$restart_pid" ||
@@ -170,33 +164,7 @@ if [ "$kill_emitter" != no ]; then
     like "$emitter_kills" '^[1-9]' "the emitter was killed too"
 fi
 
-events=$test_tmp/events.json
-verdict=$test_tmp/verdict
-
-# verified: the Events pass the verifier; tries again 2 s later.
-verified() {
-    events_json "$ns" >"$events" &&
-        $verify_events --log "$master_log" "$record" "$events" \
-            >"$verdict" && return 0
-    sleep 2
-    return 1
-}
-
-if wait_until 240 verified; then
-    pass "every change is represented once"
-else
-    fail "every change is represented once" \
-        "expected: missed 0, duplicated 0, wrong reason 0," \
-        "          wrong object 0, out of order 0" \
-        "got:      $(tail -1 "$verdict")" "$(head -20 "$verdict")"
-fi
-sed 's/^/# /' "$verdict" | tail -2
-sleep 5
-if verified; then
-    pass "and it stays so: no late Event appears"
-else
-    fail "and it stays so: no late Event appears" "$(head -20 "$verdict")"
-fi
+workload_verified "$ns" 240
 
 relists=$(grep -c 'is too old (410 Gone), relisting' "$master_log")
 like "$relists" '^[1-9]' "watchers relisted after 410 Gone ($relists times)"

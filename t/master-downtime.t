@@ -55,41 +55,9 @@ like "$made_during" '^[1-9]' \
 master_start --config "$test_tmp/event-controller.conf"
 check "the master starts again and becomes ready" wait_until 60 ready
 
-if wait "$workload_pid"; then
-    pass "the workload makes $changes changes: $(tail -1 \
-        "$test_tmp/workload.out")"
-else
-    fail "the workload makes $changes changes" \
-        "$(cat "$test_tmp/workload.out")"
-fi
+workload_done
 
-events=$test_tmp/events.json
-verdict=$test_tmp/verdict
-
-# verified: the Events pass the verifier; tries again 2 s later.
-verified() {
-    events_json "$ns" >"$events" &&
-        $verify_events --log "$master_log" "$record" "$events" \
-            >"$verdict" && return 0
-    sleep 2
-    return 1
-}
-
-if wait_until 180 verified; then
-    pass "every change is represented once"
-else
-    fail "every change is represented once" \
-        "expected: missed 0, duplicated 0, wrong reason 0," \
-        "          wrong object 0, out of order 0" \
-        "got:      $(tail -1 "$verdict")" "$(head -20 "$verdict")"
-fi
-sed 's/^/# /' "$verdict" | tail -2
-sleep 5
-if verified; then
-    pass "and it stays so: no late Event appears"
-else
-    fail "and it stays so: no late Event appears" "$(head -20 "$verdict")"
-fi
+workload_verified "$ns" 180
 
 relists=$(grep -c 'is too old (410 Gone), relisting' "$master_log")
 like "$relists" '^[1-9]' "watchers relisted after 410 Gone ($relists times)"

@@ -75,3 +75,50 @@ resources_json() {
         printf ']}\n'
     } >"$file.tmp" && mv "$file.tmp" "$file"
 }
+
+# workload_done: the workload started as $workload_pid ends, having made
+# its $changes changes; its output is $test_tmp/workload.out.
+workload_done() {
+    if wait "$workload_pid"; then
+        pass "the workload makes $changes changes: $(tail -1 \
+            "$test_tmp/workload.out")"
+    else
+        fail "the workload makes $changes changes" \
+            "$(cat "$test_tmp/workload.out")"
+    fi
+}
+
+# workload_verified NS SECONDS: checks, within SECONDS, that the Events of
+# NS represent every change of $record once, as verify-events.py judges
+# with the gaps of $master_log; then, 5 s later, that it stays so.  The
+# Events are left in $test_tmp/events.json.
+workload_verified() {
+    events=$test_tmp/events.json
+    verdict=$test_tmp/verdict
+    verify_ns=$1
+    if wait_until "$2" verified; then
+        pass "every change is represented once"
+    else
+        fail "every change is represented once" \
+            "expected: missed 0, duplicated 0, wrong reason 0," \
+            "          wrong object 0, out of order 0" \
+            "got:      $(tail -1 "$verdict")" "$(head -20 "$verdict")"
+    fi
+    sed 's/^/# /' "$verdict" | tail -2
+    sleep 5
+    if verified; then
+        pass "and it stays so: no late Event appears"
+    else
+        fail "and it stays so: no late Event appears" \
+            "$(head -20 "$verdict")"
+    fi
+}
+
+# verified: the Events pass the verifier; tries again 2 s later.
+verified() {
+    events_json "$verify_ns" >"$events" &&
+        $verify_events --log "$master_log" "$record" "$events" \
+            >"$verdict" && return 0
+    sleep 2
+    return 1
+}
