@@ -6,10 +6,11 @@
  * The count a repeat gets must not depend on crashes: a repeat is written
  * as a merge patch that sets the series count to an absolute value, and
  * the table is kept twice.  The decided view changes as Events are
- * decided; the committed view only as their change passes the watermark,
- * and it is what is saved beside the store.  A replay after a crash starts
- * from the committed view and sees the same changes in the same order, so
- * it decides the same counts and patches the same values again, which
+ * decided; the committed view only as their change is noted in the
+ * position (position.h), and it is what the state file carries.  A replay
+ * after a crash, of changes decided but not yet saved, starts from the
+ * committed view and sees the same changes in the same order, so it
+ * decides the same counts and patches the same values again, which
  * changes nothing.  Only a replay more than AGGREGATE_WINDOW_S later can
  * decide differently: it then writes the repeat as an Event of its own.
  */

@@ -4,12 +4,13 @@
  *
  * Each watcher key has a ConfigMap "<lease>-state-<hash of the key>" in
  * the Lease's namespace, labelled app.kubernetes.io/managed-by=
- * event-controller, that holds the key in data and the key's state file,
- * its journal and aggregation table gzip'd in binaryData.  The leader
- * uploads a key's files after the emitter saved them locally, so the
- * cluster is never ahead of what was written: a new leader may replay a
- * little, which the deterministic Event names make harmless (409), and
- * never skips a change.
+ * event-controller, that holds the key in data and the key's state file
+ * and journal gzip'd in binaryData (and the aggregation table that
+ * earlier versions kept in a file of its own).  The leader uploads a
+ * key's files after the emitter saved them locally, so the cluster is
+ * never ahead of what the leader saved: a new leader sends their outbox
+ * again and may replay a little, which the deterministic Event names make
+ * harmless (409), and never skips a change.
  *
  * Known shortcoming: a ConfigMap holds at most 1 MiB.  A state larger
  * than that gzip'd stays on the leader's disk only, with a warning; a new
