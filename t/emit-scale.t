@@ -12,14 +12,7 @@ changes=1000
 cluster_shared
 ns=$(test_namespace)
 emit_init
-resources_json "$test_tmp/resources.json" \
-    notebooks imagebuilders workflowtemplates
-cat >"$test_tmp/event-controller.conf" <<CONF
-resources_file = "resources.json";
-namespaces = [ "$ns" ];
-CONF
-master_start --config "$test_tmp/event-controller.conf"
-check "the master becomes ready" wait_until 30 ready
+workload_master "$ns"
 
 # 50 changes a second over 4 connections: the emitter's default qps.
 if $workload --namespace "$ns" --changes $changes --rate 50 \

@@ -25,17 +25,9 @@ resources="notebooks imagebuilders workflowtemplates"
 cluster_private chaos --no-watch-cache
 ns=$(test_namespace)
 emit_init
-# shellcheck disable=SC2086
-resources_json "$test_tmp/resources.json" $resources
 # Twice the workload's rate, so that the queue empties between kills.
-cat >"$test_tmp/event-controller.conf" <<CONF
-resources_file = "resources.json";
-namespaces = [ "$ns" ];
-qps = $((changes * 2 / seconds + 1)).0;
-burst = 100;
-CONF
-master_start --config "$test_tmp/event-controller.conf"
-check "the master becomes ready" wait_until 30 ready
+workload_master "$ns" "qps = $((changes * 2 / seconds + 1)).0;" \
+    "burst = 100;"
 
 $workload --namespace "$ns" --changes "$changes" \
     --rate "$((changes / seconds))" --connections 4 \

@@ -20,19 +20,11 @@
 
 changes=${EC_DOWNTIME_CHANGES:-1500}
 down=${EC_DOWNTIME_SECONDS:-15}
-resources="notebooks imagebuilders workflowtemplates"
 
 cluster_private downtime --no-watch-cache
 ns=$(test_namespace)
 emit_init
-# shellcheck disable=SC2086
-resources_json "$test_tmp/resources.json" $resources
-cat >"$test_tmp/event-controller.conf" <<CONF
-resources_file = "resources.json";
-namespaces = [ "$ns" ];
-CONF
-master_start --config "$test_tmp/event-controller.conf"
-check "the master becomes ready" wait_until 30 ready
+workload_master "$ns"
 
 $workload --namespace "$ns" --changes "$changes" \
     --rate "$((changes / (3 * down) + 1))" --connections 4 \
@@ -42,8 +34,8 @@ workload_pid=$!
 
 sleep "$down"
 kill -TERM "$master_pid"
-stopped() { ! kill -0 "$master_pid" 2>/dev/null; }
-check "SIGTERM stops the whole controller" wait_until 30 stopped
+wait "$master_pid"
+is "$?" 0 "SIGTERM stops the whole controller, with status 0"
 made_before=$(wc -l <"$record")
 sleep "$down"
 check "etcd is compacted while the controller is down" \

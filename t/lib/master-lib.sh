@@ -76,6 +76,25 @@ resources_json() {
     } >"$file.tmp" && mv "$file.tmp" "$file"
 }
 
+# workload_master NS [SETTING...]: starts the master on the workload's
+# Notebooks, ImageBuilders and WorkflowTemplates in NS, with these
+# settings added to its configuration, $test_tmp/event-controller.conf,
+# and checks that it becomes ready.
+workload_master() {
+    resources_json "$test_tmp/resources.json" \
+        notebooks imagebuilders workflowtemplates
+    {
+        echo 'resources_file = "resources.json";'
+        echo "namespaces = [ \"$1\" ];"
+        shift
+        for setting in "$@"; do
+            echo "$setting"
+        done
+    } >"$test_tmp/event-controller.conf"
+    master_start --config "$test_tmp/event-controller.conf"
+    check "the master becomes ready" wait_until 30 ready
+}
+
 # workload_done: the workload started as $workload_pid ends, having made
 # its $changes changes; its output is $test_tmp/workload.out.
 workload_done() {
